@@ -1,0 +1,34 @@
+"""The ``facetransfer`` command line.
+
+Each command lives beside the code it drives and is attached here; heavy libraries (torch, DVC,
+ZenML, MLflow) are imported inside the commands, so ``facetransfer --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from facetransfer.environment import quiet_third_party_telemetry
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def main(verbose: bool) -> None:
+    """Face-segmentation transfer learning for detecting AI-generated faces."""
+    quiet_third_party_telemetry()
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _attach_commands() -> None:
+    from facetransfer.data.commands import data_commands
+
+    for command in data_commands():
+        main.add_command(command)
+
+
+_attach_commands()

@@ -1,0 +1,1 @@
+"""Data layer: source readers, manifest, demo data, DVC versioning, datasets."""
