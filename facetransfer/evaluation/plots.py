@@ -1,0 +1,143 @@
+"""Evaluation plots: confusion matrices, ROC curves, segmentation overlays.
+
+Figures are built with ``matplotlib.figure.Figure`` directly (not pyplot), so nothing selects a
+GUI backend or keeps global figure state; ``save_figure`` renders PNG with the Agg canvas.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from facetransfer.classes import ClassScheme
+
+logger = logging.getLogger(__name__)
+
+DETECTION_CLASS_NAMES = ("real", "fake")
+
+
+def detection_confusion_matrix(metrics: Mapping[str, Any]) -> np.ndarray:
+    """``[[tn, fp], [fn, tp]]`` from a ``detection_metrics`` result (rows: truth, columns: prediction)."""
+    return np.array([[metrics["tn"], metrics["fp"]], [metrics["fn"], metrics["tp"]]], dtype=np.int64)
+
+
+def confusion_matrix_figure(
+    matrix: np.ndarray, labels: Sequence[str] = DETECTION_CLASS_NAMES, *, title: str = ""
+) -> Figure:
+    """Heat map of a confusion matrix (rows: true class, columns: predicted) with counts and row %.
+
+    Args:
+        matrix: ``(n, n)`` counts.
+        labels: class names, in matrix order.
+        title: figure title.
+    """
+    matrix = np.asarray(matrix)
+    if matrix.shape != (len(labels), len(labels)):
+        raise ValueError(f"confusion matrix shape {matrix.shape} does not match {len(labels)} labels")
+    row_totals = matrix.sum(axis=1, keepdims=True)
+    fractions = np.divide(matrix, row_totals, out=np.zeros(matrix.shape), where=row_totals > 0)
+    size = max(3.5, 0.5 * len(labels) + 2)
+    figure = Figure(figsize=(size, size), layout="constrained")
+    axes = figure.add_subplot()
+    image = axes.imshow(fractions, cmap="Blues", vmin=0.0, vmax=1.0)
+    figure.colorbar(image, ax=axes, fraction=0.046, label="fraction of true class")
+    if len(labels) <= 6:
+        for (row, col), count in np.ndenumerate(matrix):
+            colour = "white" if fractions[row, col] > 0.5 else "black"
+            axes.text(col, row, f"{count}\n{fractions[row, col]:.1%}", ha="center", va="center", color=colour)
+    axes.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 6 else 0)
+    axes.set_yticks(range(len(labels)), labels)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(title)
+    return figure
+
+
+def roc_curves_figure(curves: Mapping[str, tuple[Any, Any]], *, title: str = "ROC") -> Figure:
+    """ROC curves of several score sets on one figure, the AUC in each legend entry.
+
+    Args:
+        curves: name -> ``(y_true, fake scores)``; sets holding only one class are skipped (logged).
+        title: figure title.
+    """
+    figure = Figure(figsize=(5, 5), layout="constrained")
+    axes = figure.add_subplot()
+    for name, (y_true, scores) in curves.items():
+        labels = np.asarray(y_true)
+        if np.unique(labels).size < 2:
+            logger.info("ROC curve %r skipped: its samples hold a single class", name)
+            continue
+        fpr, tpr, _ = roc_curve(labels, np.asarray(scores))
+        axes.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(labels, scores):.3f})")
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.01)
+    axes.set_xlabel("false positive rate (real called fake)")
+    axes.set_ylabel("true positive rate (fake detected)")
+    axes.set_title(title)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(loc="lower right", fontsize="small")
+    return figure
+
+
+def colorize_mask(class_ids: np.ndarray, scheme: ClassScheme) -> np.ndarray:
+    """``(H, W, 3)`` uint8 label image of ``class_ids`` in the scheme's palette (unknown ids: black)."""
+    palette = np.zeros((256, 3), dtype=np.uint8)
+    palette[: scheme.num_classes] = scheme.palette_array()
+    return palette[np.asarray(class_ids, dtype=np.uint8)]
+
+
+def segmentation_overlay_figure(
+    examples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    scheme: ClassScheme,
+    *,
+    alpha: float = 0.5,
+    title: str = "",
+) -> Figure:
+    """One row per example: the image, the ground truth over it, the prediction over it.
+
+    Args:
+        examples: ``(image (H, W, 3) uint8, true ids (H, W), predicted ids (H, W))`` triples.
+        scheme: class scheme giving the colours.
+        alpha: opacity of the label colours.
+        title: figure title.
+    """
+    if not examples:
+        raise ValueError("segmentation_overlay_figure needs at least one example")
+    figure = Figure(figsize=(7.5, 2.6 * len(examples)), layout="constrained")
+    grid = figure.subplots(len(examples), 3, squeeze=False)
+    for row, (image, truth, prediction) in enumerate(examples):
+        panels = (
+            ("image", image),
+            ("ground truth", _blend(image, colorize_mask(truth, scheme), alpha)),
+            ("prediction", _blend(image, colorize_mask(prediction, scheme), alpha)),
+        )
+        for axes, (name, picture) in zip(grid[row], panels, strict=True):
+            axes.imshow(picture)
+            axes.set_axis_off()
+            if row == 0:
+                axes.set_title(name)
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def _blend(image: np.ndarray, colours: np.ndarray, alpha: float) -> np.ndarray:
+    blended = (1 - alpha) * image.astype(np.float32) + alpha * colours.astype(np.float32)
+    return blended.round().astype(np.uint8)
+
+
+def save_figure(figure: Figure, path: str | Path, *, dpi: int = 100) -> Path:
+    """Render ``figure`` to a PNG file at ``path`` (parent directories created) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(figure)  # attaches the Agg canvas to the figure; no global backend switch
+    figure.savefig(path, format="png", dpi=dpi)
+    return path

@@ -1,0 +1,187 @@
+"""The training driver: epochs, early stopping on validation loss, checkpoints and resume."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from facetransfer.training.checkpoint import load_checkpoint, save_checkpoint
+from facetransfer.training.config import TrainConfig
+from facetransfer.training.device import DeviceSettings, cpu_threads, deterministic_algorithms
+from facetransfer.training.loop import Task, evaluate, recalibrate_batch_norm, train_one_epoch
+from facetransfer.training.reproducibility import restore_rng_state, rng_state
+
+logger = logging.getLogger(__name__)
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+"""Called after each epoch with the 1-based epoch number and that epoch's metrics."""
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` did.
+
+    Attributes:
+        history: one dict per epoch: ``epoch, train_loss, val_loss, val_<metric>..., seconds``.
+        best_epoch: 1-based epoch whose weights the model holds at the end.
+        best_val_loss: validation loss of that epoch.
+        epochs_run: epochs completed (including those before a resume).
+        seconds: wall time of all epochs (including those before a resume).
+        stopped_early: whether early stopping ended the run.
+        resumed_from_epoch: epochs already done in the checkpoint resumed from (0: fresh run).
+    """
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_loss: float = math.inf
+    epochs_run: int = 0
+    seconds: float = 0.0
+    stopped_early: bool = False
+    resumed_from_epoch: int = 0
+
+
+def _set_epoch(loader: DataLoader, epoch: int) -> None:
+    for component in (loader.sampler, loader.dataset):
+        if hasattr(component, "set_epoch"):
+            component.set_epoch(epoch)
+
+
+def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+
+
+def fit(
+    model: nn.Module,
+    train_loader: DataLoader,
+    val_loader: DataLoader,
+    task: Task,
+    *,
+    config: TrainConfig,
+    settings: DeviceSettings,
+    checkpoint_path: str | Path | None = None,
+    run_key: dict[str, Any] | None = None,
+    epoch_callback: EpochCallback | None = None,
+) -> FitResult:
+    """Train with Adam and early stopping; the model ends with its best validation-loss weights.
+
+    A checkpoint is written after every epoch. If ``checkpoint_path`` already holds a checkpoint
+    of the same ``run_key``, training resumes after its last epoch (a finished run is not
+    repeated: its best weights are loaded and returned at once).
+
+    Args:
+        model: model on ``settings.device``; only parameters with ``requires_grad`` are optimised.
+        train_loader: training batches (its sampler/dataset ``set_epoch`` is called per epoch).
+        val_loader: validation batches.
+        task: loss and metrics (criterion on the device).
+        config: epochs, learning rate, patience, batch cap and determinism.
+        settings: device policy.
+        checkpoint_path: file for per-epoch checkpoints (``None``: no checkpoints).
+        run_key: JSON-like description of the run; a checkpoint is resumed only if it matches.
+        epoch_callback: called after each epoch's checkpoint with ``(epoch, metrics)``.
+
+    Returns:
+        The run's ``FitResult``.
+
+    Raises:
+        FloatingPointError: the training loss became NaN or infinite.
+    """
+    run_key = run_key or {}
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
+    scaler = torch.amp.GradScaler(settings.device.type) if settings.needs_grad_scaler else None
+    result = FitResult()
+    best_state: dict[str, torch.Tensor] | None = None
+    stale_epochs = 0
+    start_epoch = 0
+
+    state = load_checkpoint(checkpoint_path, run_key) if checkpoint_path is not None else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scaler is not None and state.get("scaler") is not None:
+            scaler.load_state_dict(state["scaler"])
+        restore_rng_state(state["rng"])
+        best_state, stale_epochs, start_epoch = state["best_model"], state["stale_epochs"], state["epoch"]
+        result = FitResult(**{**state["result"], "resumed_from_epoch": state["epoch"]})
+        logger.info("resuming from %s after epoch %d", checkpoint_path, start_epoch)
+        if state["finished"]:
+            start_epoch = config.epochs
+
+    with deterministic_algorithms(config.deterministic), cpu_threads(config.cpu_threads):
+        for epoch in range(start_epoch, config.epochs):
+            started = time.perf_counter()
+            _set_epoch(train_loader, epoch)
+            train_loss = train_one_epoch(
+                model,
+                train_loader,
+                optimizer,
+                task,
+                settings,
+                scaler=scaler,
+                max_batches=config.max_batches_per_epoch,
+                description=f"epoch {epoch + 1}/{config.epochs}",
+            )
+            if not math.isfinite(train_loss):
+                raise FloatingPointError(
+                    f"training diverged: the loss is {train_loss} in epoch {epoch + 1}; "
+                    "lower the learning rate or check the data"
+                )
+            recalibrate_batch_norm(
+                model, train_loader, settings, max_batches=config.batch_norm_recalibration_batches
+            )
+            validation = evaluate(model, val_loader, task, settings)
+            seconds = time.perf_counter() - started
+            record = {
+                "epoch": epoch + 1,
+                "train_loss": train_loss,
+                "val_loss": validation.pop("loss"),
+                **{f"val_{name}": value for name, value in validation.items()},
+                "seconds": seconds,
+            }
+            result.history.append(record)
+            result.epochs_run, result.seconds = epoch + 1, result.seconds + seconds
+            if record["val_loss"] < result.best_val_loss:
+                result.best_val_loss, result.best_epoch, stale_epochs = record["val_loss"], epoch + 1, 0
+                best_state = _copy_state(model)
+            else:
+                stale_epochs += 1
+            result.stopped_early = stale_epochs >= config.patience
+            logger.info(
+                "epoch %d: %s",
+                epoch + 1,
+                ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"),
+            )
+            if checkpoint_path is not None:
+                save_checkpoint(
+                    checkpoint_path,
+                    {
+                        "run_key": run_key,
+                        "epoch": epoch + 1,
+                        "finished": result.stopped_early or epoch + 1 == config.epochs,
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scaler": scaler.state_dict() if scaler is not None else None,
+                        "best_model": best_state,
+                        "stale_epochs": stale_epochs,
+                        "result": {k: v for k, v in vars(result).items() if k != "resumed_from_epoch"},
+                        "rng": rng_state(),
+                    },
+                )
+            if epoch_callback is not None:
+                epoch_callback(epoch + 1, dict(record))
+            if result.stopped_early:
+                logger.info("early stop: no lower validation loss for %d epochs", config.patience)
+                break
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    logger.info("best epoch %d (val_loss %.4g)", result.best_epoch, result.best_val_loss)
+    return result

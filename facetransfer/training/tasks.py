@@ -1,0 +1,251 @@
+"""High-level training tasks called by the pipeline steps: train a segmenter, train a detector."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from facetransfer.classes import ClassScheme
+from facetransfer.data.datasets import DetectionDataset, SegmentationDataset
+from facetransfer.models import build_detector, build_segmenter, count_parameters
+from facetransfer.training.config import TrainConfig
+from facetransfer.training.device import DeviceSettings, device_settings
+from facetransfer.training.fit import EpochCallback, FitResult, fit
+from facetransfer.training.loaders import build_loader
+from facetransfer.training.loop import DetectionTask, SegmentationTask, Task
+from facetransfer.training.losses import (
+    detection_criterion,
+    detection_pos_weight,
+    median_frequency_weights,
+    pixel_class_counts,
+    segmentation_criterion,
+)
+from facetransfer.training.reproducibility import seed_everything
+from facetransfer.training.results import DetectorTrainingResult, SegmenterTrainingResult
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+def _frame_digest(frame: pd.DataFrame, columns: list[str]) -> str:
+    present = [column for column in columns if column in frame.columns]
+    text = frame[present].astype(str).to_csv(index=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _run_key(task: str, config: TrainConfig, frames: tuple[pd.DataFrame, pd.DataFrame], **extra: Any) -> dict:
+    columns = ["path", "mask_path", "mask_encoding", "label"]
+    settings = {
+        k: v for k, v in config.to_dict().items() if k not in ("num_workers", "device", "cpu_threads")
+    }
+    return {"task": task, "config": settings, "data": [_frame_digest(f, columns) for f in frames], **extra}
+
+
+def _prepare_datasets(datasets: tuple[Any, Any], config: TrainConfig) -> None:
+    if config.cache_images:
+        started = time.perf_counter()
+        for dataset in datasets:
+            dataset.preload()
+        logger.info(
+            "decoded and cached %d images in %.1f s", sum(map(len, datasets)), time.perf_counter() - started
+        )
+
+
+def _train(
+    model: nn.Module,
+    datasets: tuple[Any, Any],
+    task: Task,
+    *,
+    config: TrainConfig,
+    settings: DeviceSettings,
+    checkpoint_dir: str | Path,
+    run_key: dict,
+    epoch_callback: EpochCallback | None,
+) -> FitResult:
+    train_dataset, val_dataset = datasets
+    settings.prepare_model(model)
+    task.criterion.to(settings.device)
+    fit_result = fit(
+        model,
+        build_loader(
+            train_dataset, batch_size=config.batch_size, settings=settings, shuffle_seed=config.seed
+        ),
+        build_loader(val_dataset, batch_size=config.batch_size, settings=settings, shuffle_seed=None),
+        task,
+        config=config,
+        settings=settings,
+        checkpoint_path=Path(checkpoint_dir) / CHECKPOINT_FILE,
+        run_key=run_key,
+        epoch_callback=epoch_callback,
+    )
+    model.to("cpu").to(memory_format=torch.contiguous_format).eval()
+    return fit_result
+
+
+def _common_fields(model: nn.Module, fit_result: FitResult, settings: DeviceSettings) -> dict[str, Any]:
+    return {
+        "model": model,
+        "backbone": model.backbone_name,
+        "history": fit_result.history,
+        "best_epoch": fit_result.best_epoch,
+        "epochs_run": fit_result.epochs_run,
+        "seconds": fit_result.seconds,
+        "stopped_early": fit_result.stopped_early,
+        "parameters": count_parameters(model),
+        "trainable_parameters": count_parameters(model, trainable_only=True),
+        "pretrained_loaded": bool(model.pretrained_loaded),
+        "device": str(settings.device),
+    }
+
+
+def train_segmenter(
+    train_frame: pd.DataFrame,
+    val_frame: pd.DataFrame,
+    *,
+    backbone: str,
+    scheme: ClassScheme,
+    config: TrainConfig,
+    checkpoint_dir: str | Path,
+    pretrained: bool = False,
+    epoch_callback: EpochCallback | None = None,
+) -> SegmenterTrainingResult:
+    """Train the DeepLabV3+ face parser with class-weighted cross entropy.
+
+    Args:
+        train_frame: training rows (``path``, ``mask_path``, optional ``mask_encoding``).
+        val_frame: validation rows, same columns (early stopping monitors their loss).
+        backbone: ``"resnet50"`` or ``"mobilenet_v3_large"``.
+        scheme: class scheme of the masks (sets the number of classes and the flip swap).
+        config: hyper-parameters and runtime options.
+        checkpoint_dir: directory of the per-epoch checkpoint; a rerun of the same run resumes.
+        pretrained: initialise the backbone with cached ImageNet weights if available.
+        epoch_callback: ``(epoch, metrics)`` hook, e.g. to log metrics to MLflow.
+
+    Returns:
+        The trained model (CPU, eval mode), history and training facts.
+    """
+    settings = device_settings(config.device, amp=config.amp, num_workers=config.num_workers)
+    seed_everything(config.seed)
+    make_dataset = partial(
+        SegmentationDataset,
+        image_size=config.image_size,
+        backbone=backbone,
+        scheme=scheme,
+        cache=config.cache_images,
+    )
+    datasets = (
+        make_dataset(train_frame, augment=config.augment, seed=config.seed),
+        make_dataset(val_frame, augment=False),
+    )
+    _prepare_datasets(datasets, config)
+    class_weights = median_frequency_weights(pixel_class_counts(datasets[0].iter_masks(), scheme.num_classes))
+    logger.info("class weights: %s", dict(zip(scheme.names, class_weights.round(3).tolist(), strict=True)))
+    model = build_segmenter(backbone, num_classes=scheme.num_classes, pretrained=pretrained)
+    task = SegmentationTask(segmentation_criterion(class_weights), scheme.num_classes)
+    run_key = _run_key(
+        "segmentation",
+        config,
+        (train_frame, val_frame),
+        backbone=backbone,
+        scheme=scheme.name,
+        pretrained=pretrained,
+    )
+    fit_result = _train(
+        model,
+        datasets,
+        task,
+        config=config,
+        settings=settings,
+        checkpoint_dir=checkpoint_dir,
+        run_key=run_key,
+        epoch_callback=epoch_callback,
+    )
+    return SegmenterTrainingResult(
+        **_common_fields(model, fit_result, settings),
+        scheme=scheme.name,
+        class_weights=class_weights.tolist(),
+    )
+
+
+def train_detector(
+    train_frame: pd.DataFrame,
+    val_frame: pd.DataFrame,
+    *,
+    backbone: str,
+    variant: str,
+    segmenter: nn.Module | None,
+    config: TrainConfig,
+    checkpoint_dir: str | Path,
+    pretrained: bool = False,
+    epoch_callback: EpochCallback | None = None,
+) -> DetectorTrainingResult:
+    """Train a real-vs-generated detector, transferring from ``segmenter`` per ``variant``.
+
+    Args:
+        train_frame: training rows (``path``, ``label``: 0 real, 1 fake).
+        val_frame: validation rows, same columns (early stopping monitors their loss).
+        backbone: ``"resnet50"`` or ``"mobilenet_v3_large"``.
+        variant: ``"none"``, ``"last"`` or ``"all"`` (see ``facetransfer.models.build_detector``).
+        segmenter: trained segmenter of the same backbone (required unless ``variant == "none"``).
+        config: hyper-parameters and runtime options.
+        checkpoint_dir: directory of the per-epoch checkpoint; a rerun of the same run resumes.
+        pretrained: for ``none``: initialise the backbone with cached ImageNet weights.
+        epoch_callback: ``(epoch, metrics)`` hook, e.g. to log metrics to MLflow.
+
+    Returns:
+        The trained model (CPU, eval mode), history and training facts.
+    """
+    settings = device_settings(config.device, amp=config.amp, num_workers=config.num_workers)
+    seed_everything(config.seed)
+    make_dataset = partial(
+        DetectionDataset, image_size=config.image_size, backbone=backbone, cache=config.cache_images
+    )
+    datasets = (
+        make_dataset(train_frame, augment=config.augment, seed=config.seed),
+        make_dataset(val_frame, augment=False),
+    )
+    pos_weight = detection_pos_weight(datasets[0].labels)
+    _prepare_datasets(datasets, config)
+    model = build_detector(backbone, variant, segmenter=segmenter, pretrained=pretrained)
+    run_key = _run_key(
+        "detection",
+        config,
+        (train_frame, val_frame),
+        backbone=backbone,
+        variant=variant,
+        pretrained=pretrained,
+        segmenter=_state_digest(segmenter) if variant != "none" else None,
+    )
+    fit_result = _train(
+        model,
+        datasets,
+        DetectionTask(detection_criterion(pos_weight)),
+        config=config,
+        settings=settings,
+        checkpoint_dir=checkpoint_dir,
+        run_key=run_key,
+        epoch_callback=epoch_callback,
+    )
+    return DetectorTrainingResult(
+        **_common_fields(model, fit_result, settings), variant=variant, pos_weight=pos_weight
+    )
+
+
+def _state_digest(model: nn.Module | None) -> str | None:
+    """Short digest of a model's weights (a checkpoint resumes only for the same segmenter)."""
+    if model is None:
+        return None
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]

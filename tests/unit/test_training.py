@@ -1,0 +1,199 @@
+"""Training: losses, learning actually happens, early stopping, checkpoint/resume, determinism."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from facetransfer.classes import MUT1NY_14, UNKNOWN_CLASS
+from facetransfer.data.datasets import SegmentationDataset
+from facetransfer.models import build_segmenter
+from facetransfer.training import (
+    DetectionTask,
+    SegmentationTask,
+    TrainConfig,
+    detection_pos_weight,
+    device_settings,
+    fit,
+    median_frequency_weights,
+    pixel_class_counts,
+    segmentation_criterion,
+    train_detector,
+    train_one_epoch,
+    train_segmenter,
+)
+from facetransfer.training.device import cpu_threads, deterministic_algorithms
+from facetransfer.training.loaders import build_loader
+
+BACKBONE = "mobilenet_v3_large"
+CPU = device_settings("cpu")
+
+
+def test_pixel_counts_stream_and_skip_unknown() -> None:
+    masks = (np.array([[0, 0, 1], [2, UNKNOWN_CLASS, 1]], dtype=np.uint8) for _ in range(3))
+    assert pixel_class_counts(masks, 4).tolist() == [6, 6, 3, 0]
+    with pytest.raises(ValueError, match=r"\[7\]"):
+        pixel_class_counts([np.array([7], dtype=np.uint8)], 4)
+
+
+def test_median_frequency_weights() -> None:
+    weights = median_frequency_weights(np.array([600, 300, 100, 0]))
+    # frequencies 0.6, 0.3, 0.1 -> median 0.3 -> weights 0.5, 1, 3; absent class gets the max.
+    assert np.allclose(weights, [0.5, 1.0, 3.0, 3.0])
+    with pytest.raises(ValueError, match="no pixels"):
+        median_frequency_weights(np.zeros(3))
+
+
+def test_pos_weight_is_real_to_fake_ratio() -> None:
+    assert detection_pos_weight([0, 0, 0, 1]) == 3.0
+    with pytest.raises(ValueError, match="real and fake"):
+        detection_pos_weight([1, 1])
+
+
+def test_config_rejects_invalid_values() -> None:
+    with pytest.raises(ValueError, match="multiple of 32"):
+        TrainConfig(image_size=50)
+    with pytest.raises(ValueError, match="device"):
+        TrainConfig(device="tpu")
+
+
+def test_runtime_blocks_restore_global_settings() -> None:
+    before = torch.are_deterministic_algorithms_enabled()
+    with deterministic_algorithms(True):
+        assert torch.are_deterministic_algorithms_enabled()
+    assert torch.are_deterministic_algorithms_enabled() == before
+    threads = torch.get_num_threads()
+    with cpu_threads(threads + 1):
+        assert torch.get_num_threads() == threads + 1
+    assert torch.get_num_threads() == threads
+
+
+def test_segmentation_loss_halves_within_a_few_dozen_steps(write_segmentation_data: Callable) -> None:
+    dataset = SegmentationDataset(
+        write_segmentation_data(4),
+        image_size=64,
+        backbone=BACKBONE,
+        scheme=MUT1NY_14,
+        augment=False,
+        cache=True,
+    )
+    torch.manual_seed(0)
+    model = build_segmenter(BACKBONE)
+    weights = median_frequency_weights(pixel_class_counts(dataset.iter_masks(), MUT1NY_14.num_classes))
+    task = SegmentationTask(segmentation_criterion(weights), MUT1NY_14.num_classes)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = build_loader(dataset, batch_size=4, settings=CPU, shuffle_seed=0)
+    losses = [train_one_epoch(model, loader, optimizer, task, CPU) for _ in range(15)]
+    assert np.mean(losses[-3:]) <= 0.5 * losses[0], losses
+
+
+class _Linear(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = nn.Linear(2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x).squeeze(1)
+
+
+def test_early_stopping_restores_the_best_weights(tmp_path: Path) -> None:
+    # Validation labels are the opposite of training labels: validation loss rises every epoch.
+    features = torch.tensor([[1.0, 0.0], [0.0, 1.0]] * 8)
+    labels = torch.tensor([1.0, 0.0] * 8)
+    train = DataLoader(TensorDataset(features, labels), batch_size=4)
+    val = DataLoader(TensorDataset(features, 1 - labels), batch_size=4)
+    torch.manual_seed(0)
+    model = _Linear()
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+
+    def remember(epoch: int, metrics: dict[str, float]) -> None:
+        snapshots[epoch] = {k: v.clone() for k, v in model.state_dict().items()}
+
+    result = fit(
+        model,
+        train,
+        val,
+        DetectionTask(nn.BCEWithLogitsLoss()),
+        config=TrainConfig(epochs=10, patience=2, learning_rate=0.1),
+        settings=CPU,
+        checkpoint_path=tmp_path / "checkpoint.pt",
+        epoch_callback=remember,
+    )
+    assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 1
+    assert [record["epoch"] for record in result.history] == [1, 2, 3]
+    assert {"train_loss", "val_loss", "val_accuracy", "val_f1"} <= set(result.history[0])
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in snapshots[1].items())
+    assert not torch.equal(model.state_dict()["layer.weight"], snapshots[3]["layer.weight"])
+
+
+def _without_seconds(history: list[dict[str, float]]) -> list[dict[str, float]]:
+    return [{key: value for key, value in record.items() if key != "seconds"} for record in history]
+
+
+class _InterruptedError(Exception):
+    """Simulates a crash (e.g. a killed process) after an epoch."""
+
+
+def test_resume_after_interruption_matches_uninterrupted_run(
+    write_segmentation_data: Callable, tmp_path: Path
+) -> None:
+    frame = write_segmentation_data(10)
+    config = TrainConfig(epochs=3, batch_size=4, image_size=32, patience=5, seed=3)
+
+    def run(checkpoint_dir: Path, callback: Callable | None = None):
+        return train_segmenter(
+            frame.iloc[:8],
+            frame.iloc[8:],
+            backbone=BACKBONE,
+            scheme=MUT1NY_14,
+            config=config,
+            checkpoint_dir=checkpoint_dir,
+            epoch_callback=callback,
+        )
+
+    reference = run(tmp_path / "uninterrupted")
+    repeat = run(tmp_path / "repeat")
+    assert _without_seconds(repeat.history) == _without_seconds(reference.history)
+
+    def crash_after_first_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        if epoch == 1:
+            raise _InterruptedError
+
+    with pytest.raises(_InterruptedError):
+        run(tmp_path / "interrupted", crash_after_first_epoch)
+    seen: list[int] = []
+    resumed = run(tmp_path / "interrupted", lambda epoch, metrics: seen.append(epoch))
+    assert seen == [2, 3]
+    reference_state, resumed_state = reference.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(resumed_state[name], tensor) for name, tensor in reference_state.items())
+    assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in reference.history]
+
+    # A finished run is not repeated: the rerun returns the stored best weights at once.
+    seen.clear()
+    rerun = run(tmp_path / "interrupted", lambda epoch, metrics: seen.append(epoch))
+    assert seen == [] and rerun.epochs_run == 3
+    assert all(torch.equal(rerun.model.state_dict()[name], t) for name, t in reference_state.items())
+    assert len(reference.class_weights) == MUT1NY_14.num_classes and reference.device == "cpu"
+
+
+def test_detector_separates_two_trivially_different_classes(
+    write_detection_data: Callable, tmp_path: Path
+) -> None:
+    frame = write_detection_data(40, size=32)
+    result = train_detector(
+        frame.iloc[:32],
+        frame.iloc[32:],
+        backbone=BACKBONE,
+        variant="none",
+        segmenter=None,
+        config=TrainConfig(epochs=4, batch_size=8, image_size=32, patience=4),
+        checkpoint_dir=tmp_path,
+    )
+    assert result.history[result.best_epoch - 1]["val_accuracy"] == 1.0, result.history
+    assert result.pos_weight == 1.0 and result.variant == "none" and not result.model.training
