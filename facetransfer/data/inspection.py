@@ -1,0 +1,203 @@
+"""Turn reader candidates into manifest rows: hash and decode every image and mask, once.
+
+``Inspector`` consults a ``FileFactCache`` before reading a file, so re-ingesting an unchanged
+tree reads no file; ``hashed_files`` counts the files actually read (the re-ingest test asserts it
+is zero). Decisions that depend on the call's settings (pixel limit, unknown-colour tolerance) are
+taken from the cached facts each time, so changing a setting never needs a cache flush.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from facetransfer.classes import ClassScheme
+from facetransfer.data.hashing import FileFactCache
+from facetransfer.data.image_checks import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    FileFacts,
+    inspect_image_file,
+    inspect_mask_file,
+)
+from facetransfer.data.records import ImageCandidate, ManifestRow, QuarantineCheck, QuarantineEntry
+
+
+def mask_kind(encoding: str, scheme: ClassScheme) -> str:
+    """Cache kind of a mask's facts: they depend on how it is decoded."""
+    return f"mask:{encoding}:{scheme.name}"
+
+
+class Inspector:
+    """Image and mask facts through a cache, with the call's pixel limit.
+
+    Args:
+        cache: the fact cache (an in-memory one when ``None``).
+        max_image_pixels: decompression-bomb limit for this ingestion.
+    """
+
+    def __init__(
+        self, cache: FileFactCache | None = None, *, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    ) -> None:
+        self.cache = cache if cache is not None else FileFactCache(None)
+        self.max_image_pixels = max_image_pixels
+        self.hashed_files = 0
+
+    def image_facts(self, path: Path) -> FileFacts:
+        """Facts of an image, read from disk only when the cache has none for its size and mtime."""
+        return self._facts(
+            path, "image", lambda: inspect_image_file(path, max_image_pixels=self.max_image_pixels)
+        )
+
+    def mask_facts(self, path: Path, *, encoding: str, scheme: ClassScheme) -> FileFacts:
+        """Facts of a mask decoded with ``scheme`` (cached per encoding and scheme)."""
+        return self._facts(
+            path,
+            f"mask:{encoding}:{scheme.name}",
+            lambda: inspect_mask_file(path, encoding=encoding, scheme=scheme),
+        )
+
+    def _facts(self, path: Path, kind: str, inspect: Any) -> FileFacts:
+        try:
+            stat = path.stat()
+        except OSError as error:
+            return FileFacts(
+                "", 0, check=QuarantineCheck.UNREADABLE_FILE, problem=f"cannot stat file: {error}"
+            )
+        cached = self.cache.get(path, kind, stat.st_size, stat.st_mtime_ns)
+        if cached is not None and self._still_valid(cached):
+            return self._apply_pixel_limit(cached)
+        facts = inspect()
+        self.hashed_files += 1
+        self.cache.put(path, kind, stat.st_size, stat.st_mtime_ns, facts)
+        return facts
+
+    def _still_valid(self, facts: FileFacts) -> bool:
+        # An image skipped as too large under a smaller limit must be decoded now if it fits.
+        if facts.check is QuarantineCheck.IMAGE_TOO_LARGE:
+            return facts.width * facts.height > self.max_image_pixels
+        return True
+
+    def _apply_pixel_limit(self, facts: FileFacts) -> FileFacts:
+        if facts.check is None and facts.width * facts.height > self.max_image_pixels:
+            return dataclasses.replace(
+                facts,
+                check=QuarantineCheck.IMAGE_TOO_LARGE,
+                problem=f"{facts.width}x{facts.height} exceeds the limit of {self.max_image_pixels} pixels",
+            )
+        return facts
+
+
+def inspect_candidates(
+    candidates: Iterable[ImageCandidate],
+    *,
+    dataset: str,
+    inspector: Inspector,
+    scheme: ClassScheme | None = None,
+    unknown_color_tolerance: int = 0,
+    identities: dict[Path, str | None] | None = None,
+) -> tuple[list[ManifestRow], list[QuarantineEntry], dict[str, Any]]:
+    """Check each candidate and its mask; return manifest rows, quarantine entries and a report.
+
+    Args:
+        candidates: what a reader found.
+        dataset: the source's configured name (the ``dataset`` column).
+        inspector: reads files through the cache.
+        scheme: class scheme of the masks (required when candidates have masks).
+        unknown_color_tolerance: colour masks with more unknown pixels are quarantined.
+        identities: identity of each image path, if the source provides identities.
+
+    Returns:
+        ``(rows, quarantine, report)``; the report lists masks kept with a few unknown pixels.
+    """
+    rows: list[ManifestRow] = []
+    quarantine: list[QuarantineEntry] = []
+    tolerated: list[dict[str, Any]] = []
+    candidates = list(candidates)
+    inspector.cache.prefetch((c.path for c in candidates), "image")
+    if scheme is not None:
+        for encoding in ("color", "index"):
+            masks = [
+                c.mask_path for c in candidates if c.mask_path is not None and c.mask_encoding == encoding
+            ]
+            inspector.cache.prefetch(masks, mask_kind(encoding, scheme))
+    # tqdm shows progress on a terminal only (disable=None), so logs and tests stay clean.
+    for candidate in tqdm(candidates, desc=f"checking {dataset}", unit="image", disable=None, leave=False):
+        facts = inspector.image_facts(candidate.path)
+        if facts.check is not None:
+            quarantine.append(
+                QuarantineEntry(str(candidate.path), candidate.source, facts.check, facts.problem or "")
+            )
+            continue
+        mask_facts = None
+        if candidate.mask_path is not None:
+            if scheme is None:
+                raise ValueError(f"candidate {candidate.path} has a mask but no class scheme was given")
+            tolerance = unknown_color_tolerance if candidate.mask_encoding == "color" else 0
+            mask_facts, problem = _check_mask(candidate, facts, inspector, scheme, tolerance)
+            if problem is not None:
+                quarantine.append(problem)
+                continue
+            if mask_facts.unknown_pixels:
+                tolerated.append(_unknown_color_record(candidate.mask_path, mask_facts))
+        rows.append(
+            ManifestRow(
+                path=str(candidate.path),
+                sha256=facts.sha256,
+                label=candidate.label,
+                dataset=dataset,
+                source=candidate.source,
+                generator=candidate.generator,
+                width=facts.width,
+                height=facts.height,
+                mode=facts.mode,
+                identity=(identities or {}).get(candidate.path),
+                mask_path=str(candidate.mask_path) if candidate.mask_path is not None else None,
+                mask_encoding=candidate.mask_encoding,
+                mask_scheme=scheme.name if candidate.mask_path is not None and scheme is not None else None,
+                mask_sha256=mask_facts.sha256 if mask_facts is not None else None,
+            )
+        )
+    return rows, quarantine, {"tolerated_unknown_colors": tolerated}
+
+
+def _check_mask(
+    candidate: ImageCandidate, image: FileFacts, inspector: Inspector, scheme: ClassScheme, tolerance: int
+) -> tuple[FileFacts, QuarantineEntry | None]:
+    assert candidate.mask_path is not None and candidate.mask_encoding is not None
+    mask = inspector.mask_facts(candidate.mask_path, encoding=candidate.mask_encoding, scheme=scheme)
+
+    def entry(check: QuarantineCheck, reason: str) -> QuarantineEntry:
+        return QuarantineEntry(str(candidate.path), candidate.source, check, reason)
+
+    if mask.check is not None:
+        return mask, entry(QuarantineCheck.UNREADABLE_MASK, f"mask {candidate.mask_path}: {mask.problem}")
+    if (mask.width, mask.height) != (image.width, image.height):
+        return mask, entry(
+            QuarantineCheck.MASK_SIZE_MISMATCH,
+            f"mask {candidate.mask_path} is {mask.width}x{mask.height}, "
+            f"image is {image.width}x{image.height}",
+        )
+    if mask.unknown_pixels > tolerance:
+        record = _unknown_color_record(candidate.mask_path, mask)
+        return mask, entry(
+            QuarantineCheck.UNKNOWN_MASK_COLORS,
+            f"mask {candidate.mask_path} has {mask.unknown_pixels} pixels of values outside the "
+            f"{scheme.name} scheme (first at row {record['row']}, column {record['col']}: "
+            f"value {record['value']}); tolerance is {tolerance}",
+        )
+    return mask, None
+
+
+def _unknown_color_record(mask_path: Path, facts: FileFacts) -> dict[str, Any]:
+    first = facts.first_unknown or (-1, -1)
+    return {
+        "mask_path": str(mask_path),
+        "unknown_pixels": facts.unknown_pixels,
+        "row": first[0],
+        "col": first[1],
+        "value": list(first[2:]),
+    }

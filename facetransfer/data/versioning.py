@@ -1,0 +1,289 @@
+"""DVC versioning of ``data/``: the data hash, the default remote, and getting the data onto a machine.
+
+``data/`` is tracked by ``data.dvc`` at the repository root; its md5 is the data hash that every
+run records. All DVC operations go through the Python API (``dvc.repo.Repo``), imported lazily.
+
+Remote. Unless the repository's DVC config already names a default remote (a team's S3, GCS or
+Azure remote: configuration only, e.g. ``dvc remote add -d team s3://bucket/path``), a local
+directory outside the repository is used: ``$FACETRANSFER_DVC_REMOTE`` if set, else
+``$XDG_CACHE_HOME/facetransfer/dvc-remote`` (``~/.cache/...`` without XDG). It is written to DVC's
+*local* config (``.dvc/config.local``, not committed), so no machine path enters git.
+
+How a fresh clone gets its data (``ensure_data``, CLI ``facetransfer ensure-data``):
+
+1. ``data/`` exists and is not empty: nothing to do (if no ``data.dvc`` exists yet, the data
+   is ``dvc add``-ed and pushed first; it is not regenerable, so no ``demo_options`` are recorded).
+2. ``data.dvc`` exists: ``dvc pull``. This works wherever the remote holds the data.
+3. The pull fails (a new machine's default local remote is empty) and ``data.dvc`` carries
+   ``meta.facetransfer.demo_options`` (written when the demo data was created): the demo data is
+   regenerated with those options, its md5 is computed and compared with ``data.dvc``'s, and only
+   if they are equal is it pushed to the remote. The generator is deterministic (same options →
+   byte-identical files), so this reproduces exactly the data the pointer names; a mismatch
+   (e.g. ``data/`` was changed by ``add-generator`` and never pushed anywhere reachable) raises
+   ``DataVersionError``, removes the regenerated files and leaves ``data.dvc`` untouched.
+4. No ``data.dvc``: the demo data is generated, ``dvc add``-ed and pushed; commit ``data.dvc``.
+
+``add-generator`` drops ``demo_options`` from the pointer's meta, because the data then differs
+from anything the generator can reproduce.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from facetransfer.data.demo import DemoOptions, generate_demo_data
+from facetransfer.data.errors import DataVersionError
+from facetransfer.data.hashing import source_fingerprints
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_REMOTE_NAME = "facetransfer-local"
+REMOTE_ENV_VARIABLE = "FACETRANSFER_DVC_REMOTE"
+META_KEY = "facetransfer"
+
+__all__ = [
+    "DataStatus",
+    "TrackedData",
+    "configure_default_remote",
+    "default_remote_url",
+    "ensure_data",
+    "read_dvc_md5",
+    "read_dvc_meta",
+    "source_fingerprints",
+    "track_data",
+]
+
+
+@dataclass(frozen=True)
+class DataStatus:
+    """Outcome of ``ensure_data``.
+
+    Attributes:
+        action: ``present``, ``tracked``, ``pulled``, ``regenerated`` or ``created``.
+        md5: md5 of the data according to the ``.dvc`` file.
+        data_dir: the tracked folder.
+        remote: URL of the default remote used.
+    """
+
+    action: str
+    md5: str | None
+    data_dir: Path
+    remote: str
+
+
+def default_remote_url() -> str:
+    """The default remote: ``$FACETRANSFER_DVC_REMOTE`` or ``<user cache dir>/facetransfer/dvc-remote``."""
+    configured = os.environ.get(REMOTE_ENV_VARIABLE)
+    if configured:
+        return configured
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(cache_home) / "facetransfer" / "dvc-remote")
+
+
+@contextmanager
+def _open_repo(repo_root: Path) -> Iterator[Any]:
+    from dvc.repo import Repo
+
+    if not (repo_root / ".dvc").is_dir():
+        logger.info("initialising DVC in %s", repo_root)
+        Repo.init(str(repo_root))
+    with Repo(str(repo_root)) as repo:
+        yield repo
+
+
+def configure_default_remote(repo_root: str | Path, url: str | None = None) -> str:
+    """Make sure DVC has a default remote; return its URL.
+
+    Args:
+        repo_root: the repository.
+        url: remote to set as default (in the local config). ``None`` keeps a default remote the
+            DVC config already names, else sets ``default_remote_url()``.
+    """
+    repo_root = Path(repo_root)
+    with _open_repo(repo_root) as repo:
+        existing = repo.config["core"].get("remote")
+        if url is None and existing:
+            return str(repo.config["remote"][existing]["url"])
+        url = url or default_remote_url()
+        if "://" not in url:
+            Path(url).mkdir(parents=True, exist_ok=True)
+        with repo.config.edit("local") as config:
+            config["remote"][DEFAULT_REMOTE_NAME] = {"url": url}
+            config["core"]["remote"] = DEFAULT_REMOTE_NAME
+    logger.info("DVC default remote %s = %s (local config)", DEFAULT_REMOTE_NAME, url)
+    return url
+
+
+def read_dvc_md5(dvc_file: str | Path) -> str:
+    """md5 of the (single) output of a ``.dvc`` file, e.g. ``data.dvc``.
+
+    Raises:
+        DataVersionError: the file is missing or has no output md5.
+    """
+    document = _read_dvc_file(Path(dvc_file))
+    try:
+        return str(document["outs"][0]["md5"])
+    except (KeyError, IndexError, TypeError):
+        raise DataVersionError(f"{dvc_file} has no 'outs[0].md5'; is it a DVC pointer file?") from None
+
+
+def read_dvc_meta(dvc_file: str | Path) -> dict[str, Any]:
+    """This project's entry (``meta.facetransfer``) of a ``.dvc`` file, ``{}`` if absent."""
+    meta = _read_dvc_file(Path(dvc_file)).get("meta") or {}
+    return dict(meta.get(META_KEY) or {})
+
+
+def _read_dvc_file(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise DataVersionError(f"DVC pointer {path} not found")
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(document, dict):
+        raise DataVersionError(f"{path} is not a DVC pointer file (top level is not a mapping)")
+    return document
+
+
+def write_dvc_meta(dvc_file: str | Path, entry: dict[str, Any] | None) -> None:
+    """Set (or with ``None`` remove) ``meta.facetransfer`` in a ``.dvc`` file; DVC keeps it on re-add."""
+    import yaml
+
+    path = Path(dvc_file)
+    document = _read_dvc_file(path)
+    meta = dict(document.get("meta") or {})
+    if entry is None:
+        meta.pop(META_KEY, None)
+    else:
+        meta[META_KEY] = entry
+    if meta:
+        document["meta"] = meta
+    else:
+        document.pop("meta", None)
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+
+class TrackedData(NamedTuple):
+    """Outcome of ``track_data``: the data hash before (``None`` without pointer) and after, and the push."""
+
+    old_md5: str | None
+    new_md5: str
+    pushed: bool
+
+
+def track_data(repo_root: str | Path, data_dir: str = "data", *, push: bool = True) -> TrackedData:
+    """``dvc add <data_dir>`` and, if asked, ``dvc push`` (a failed push is logged, not raised)."""
+    repo_root = Path(repo_root)
+    dvc_file = repo_root / f"{data_dir}.dvc"
+    old = read_dvc_md5(dvc_file) if dvc_file.is_file() else None
+    if push:
+        configure_default_remote(repo_root)  # keeps a configured remote, else sets the default one
+    with _open_repo(repo_root) as repo:
+        repo.add(str(repo_root / data_dir))
+    return TrackedData(old, read_dvc_md5(dvc_file), _push(repo_root, dvc_file) if push else False)
+
+
+def _push(repo_root: Path, dvc_file: Path) -> bool:
+    """``dvc push`` the pointer's data; on failure log what to run later and return False."""
+    from dvc.exceptions import DvcException
+
+    try:
+        with _open_repo(repo_root) as repo:
+            repo.push(targets=[str(dvc_file)])
+    except DvcException as error:
+        logger.warning(
+            "dvc push of %s failed (%s); run `dvc push` when the remote is reachable", dvc_file, error
+        )
+        return False
+    return True
+
+
+def ensure_data(
+    repo_root: str | Path,
+    *,
+    data_dir: str = "data",
+    demo_options: DemoOptions | None = None,
+    remote_url: str | None = None,
+) -> DataStatus:
+    """Make ``data/`` present and equal to ``data.dvc`` (see the module docstring for the steps).
+
+    Args:
+        repo_root: repository root holding ``data.dvc``.
+        data_dir: tracked folder, relative to the root.
+        demo_options: ``DemoOptions`` used only when no ``data.dvc`` exists yet (default options
+            when ``None``); an existing pointer's recorded options always win.
+        remote_url: default remote to configure (see ``configure_default_remote``).
+
+    Raises:
+        DataVersionError: the data can be neither pulled nor reproduced.
+    """
+    repo_root = Path(repo_root)
+    data_path, dvc_file = repo_root / data_dir, repo_root / f"{data_dir}.dvc"
+    remote = configure_default_remote(repo_root, remote_url)
+    if data_path.is_dir() and any(data_path.iterdir()):
+        if dvc_file.is_file():
+            return DataStatus("present", read_dvc_md5(dvc_file), data_path, remote)
+        tracked = track_data(repo_root, data_dir)  # data of unknown origin: tracked, not regenerable
+        return DataStatus("tracked", tracked.new_md5, data_path, remote)
+    if not dvc_file.is_file():
+        options = demo_options or DemoOptions()
+        generate_demo_data(data_path, options, overwrite=True)
+        with _open_repo(repo_root) as repo:
+            repo.add(str(data_path))
+        write_dvc_meta(dvc_file, {"demo_options": options.model_dump(mode="json")})
+        _push(repo_root, dvc_file)
+        logger.info("created demo data and %s; commit it", dvc_file.name)
+        return DataStatus("created", read_dvc_md5(dvc_file), data_path, remote)
+    expected = read_dvc_md5(dvc_file)
+    pull_error = _try_pull(repo_root, dvc_file)
+    if pull_error is None:
+        return DataStatus("pulled", expected, data_path, remote)
+    recorded = read_dvc_meta(dvc_file).get("demo_options")
+    if recorded is None:
+        raise DataVersionError(
+            f"cannot pull {data_dir}/ (md5 {expected}) from {remote}: {pull_error}; {dvc_file.name} does "
+            f"not describe regenerable demo data, so the data must come from a remote that has it "
+            f"(configure one with `dvc remote add -d ...`)"
+        )
+    _regenerate_and_verify(repo_root, data_dir, DemoOptions.model_validate(recorded), expected)
+    _push(repo_root, dvc_file)
+    return DataStatus("regenerated", expected, data_path, remote)
+
+
+def _try_pull(repo_root: Path, dvc_file: Path) -> str | None:
+    from dvc.exceptions import DvcException
+
+    try:
+        with _open_repo(repo_root) as repo:
+            repo.pull(targets=[str(dvc_file)])
+    except DvcException as error:
+        logger.info("dvc pull failed: %s", error)
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+    return None
+
+
+def _regenerate_and_verify(repo_root: Path, data_dir: str, options: DemoOptions, expected: str) -> None:
+    data_path, dvc_file = repo_root / data_dir, repo_root / f"{data_dir}.dvc"
+    pointer = dvc_file.read_text(encoding="utf-8")
+    shutil.rmtree(data_path, ignore_errors=True)  # a failed pull may leave a partial checkout
+    logger.info("remote lacks %s/; regenerating the demo data recorded in %s", data_dir, dvc_file.name)
+    generate_demo_data(data_path, options, overwrite=True)
+    try:
+        with _open_repo(repo_root) as repo:
+            repo.add(str(data_path))
+        actual = read_dvc_md5(dvc_file)
+    finally:
+        dvc_file.write_text(pointer, encoding="utf-8")  # the committed pointer stays byte-identical
+    if actual != expected:
+        shutil.rmtree(data_path, ignore_errors=True)
+        raise DataVersionError(
+            f"regenerated demo data has md5 {actual}, but {dvc_file.name} names {expected}: the pointer "
+            f"no longer describes pure demo data (or this platform writes different bytes); fetch the data "
+            f"from a remote that has it"
+        )

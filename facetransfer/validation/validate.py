@@ -1,0 +1,76 @@
+"""Public entry points: validate a detection manifest, validate segmentation data."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from facetransfer.classes import ClassScheme, get_scheme
+from facetransfer.validation.bounds import ValidationBounds
+from facetransfer.validation.mask_statistics import mask_statistics
+from facetransfer.validation.result import ValidationResult
+from facetransfer.validation.runner import validate_tables
+from facetransfer.validation.suites import (
+    detection_specs,
+    manifest_table,
+    segmentation_specs,
+    splits_table,
+)
+
+
+def validate_detection_manifest(
+    frame: pd.DataFrame, bounds: ValidationBounds | None = None
+) -> ValidationResult:
+    """Validate a detection manifest (real vs generated images).
+
+    Checks (expectation names): ``path_not_null``, ``sha256_not_null``, ``label_binary``,
+    ``width_in_bounds``, ``height_in_bounds``, ``mode_allowed``, ``split_known``,
+    ``sha256_in_one_split``, ``identity_in_one_split``, ``split_has_both_labels``,
+    ``real_fake_ratio_in_bounds``, ``generator_min_images``, ``source_min_images``.
+
+    Args:
+        frame: the manifest (see ``facetransfer.data.manifest``).
+        bounds: limits; defaults when ``None``.
+
+    Returns:
+        The result; call ``raise_for_failure()`` to turn a failure into ``DataValidationError``.
+    """
+    bounds = bounds or ValidationBounds()
+
+    def tables(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        return {"manifest": manifest_table(rows), "splits": splits_table(rows)}
+
+    return validate_tables("detection", frame, tables, detection_specs(bounds), bounds)
+
+
+def validate_segmentation_data(
+    frame: pd.DataFrame,
+    mask_stats: pd.DataFrame | None = None,
+    bounds: ValidationBounds | None = None,
+    *,
+    scheme: ClassScheme | None = None,
+) -> ValidationResult:
+    """Validate segmentation data: its manifest rows and per-mask statistics.
+
+    Checks (expectation names): the image checks of the detection suite except labels and
+    ratios, plus ``mask_path_not_null``, ``mask_readable``, ``no_unknown_mask_colors``,
+    ``mask_size_matches_image``, ``face_present`` (at least ``min_face_share`` of masks) and
+    ``class_share_<class>`` (mean pixel share within ``class_share_bounds``).
+
+    Args:
+        frame: segmentation manifest rows (with ``mask_path``).
+        mask_stats: ``mask_statistics(frame, scheme)``; computed here (reading every mask once)
+            when ``None``.
+        bounds: limits; defaults when ``None``.
+        scheme: class scheme of the masks; default: the frame's ``mask_scheme`` (or mut1ny14).
+    """
+    bounds = bounds or ValidationBounds()
+    if scheme is None:
+        schemes = frame["mask_scheme"].dropna().unique() if "mask_scheme" in frame else []
+        scheme = get_scheme(str(schemes[0]) if len(schemes) else "mut1ny14")
+    stats = mask_stats if mask_stats is not None else mask_statistics(frame, scheme)
+
+    def tables(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        masks = stats[stats["row"].isin(rows.index)].reset_index(drop=True) if not stats.empty else stats
+        return {"manifest": manifest_table(rows), "masks": masks}
+
+    return validate_tables("segmentation", frame, tables, segmentation_specs(bounds, scheme.names), bounds)

@@ -1,0 +1,89 @@
+"""``add-generator`` and the other data CLI commands, in temporary git + DVC repositories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from tree_builders import TINY_DEMO, write_corrupt_png, write_metadata
+
+from facetransfer.cli import main
+from facetransfer.data.add_generator import add_generator
+from facetransfer.data.demo import write_generator_folder
+from facetransfer.data.errors import GeneratorExistsError
+from facetransfer.data.manifest import build_manifest
+from facetransfer.data.versioning import ensure_data, read_dvc_md5, read_dvc_meta
+
+ARTIFACT_ROOT = {
+    "name": "artifact",
+    "format": "artifact",
+    "path": "data/detection",
+    "real": ["ffhq", "celebahq"],
+}
+
+
+def test_add_generator_copies_valid_images_tracks_and_pushes(git_repo: Path, tmp_path: Path) -> None:
+    ensure_data(git_repo, demo_options=TINY_DEMO)
+    old_md5 = read_dvc_md5(git_repo / "data.dvc")
+    source = tmp_path / "incoming"
+    write_generator_folder(source, "pixel_shuffle", count=5, image_size=32)
+    write_corrupt_png(source / "images" / "broken.png")
+    listed = [line.split(",")[0] for line in (source / "metadata.csv").read_text().splitlines()[1:]]
+    write_metadata(source, [(path, 1) for path in [*listed, "images/broken.png"]])
+
+    report = add_generator("pixel_shuffle", source, repo_root=git_repo)
+
+    assert report.files_added == 5 and report.pushed and not report.replaced
+    assert [entry.check.value for entry in report.quarantined] == ["corrupt_image"]
+    assert report.old_md5 == old_md5 and report.new_md5 == read_dvc_md5(git_repo / "data.dvc") != old_md5
+    meta = read_dvc_meta(git_repo / "data.dvc")
+    assert "demo_options" not in meta and meta["generators_added"] == ["pixel_shuffle"]
+    manifest = build_manifest([ARTIFACT_ROOT], root=git_repo).manifest
+    added = manifest[manifest["generator"] == "pixel_shuffle"]
+    assert len(added) == 5 and set(added["label"]) == {1}
+    assert "pixel_shuffle" in report.describe() and old_md5 in report.describe()
+    with pytest.raises(GeneratorExistsError, match="--overwrite"):
+        add_generator("pixel_shuffle", source, repo_root=git_repo)
+
+
+def test_cli_add_generator_replaces_from_a_plain_folder(git_repo: Path, tmp_path: Path) -> None:
+    ensure_data(git_repo, demo_options=TINY_DEMO)
+    runner = CliRunner()
+    plain = tmp_path / "plain"
+    demo = ["demo-data", "--out", str(plain), "--only-generator", "tconv", "--layout", "folder"]
+    result = runner.invoke(main, [*demo, "--fake-images", "3", "--size", "32"])
+    assert result.exit_code == 0, result.output
+    args = ["add-generator", "tconv", str(plain), "--repo-root", str(git_repo), "--no-push"]
+    refused = runner.invoke(main, args)
+    assert refused.exit_code != 0 and "already exists" in refused.output
+    replaced = runner.invoke(main, [*args, "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert "3 images (0.0 MB) replaced" in replaced.output and "->" in replaced.output
+    tconv = git_repo / "data" / "detection" / "tconv"
+    assert sorted(p.name for p in (tconv / "images").iterdir()) == [
+        "id00000_0.png",
+        "id00000_1.png",
+        "id00001_0.png",
+    ]
+    assert (
+        (tconv / "metadata.csv").read_text().startswith("image_path,target,category\nimages/id00000_0.png,1,")
+    )
+
+
+def test_invalid_or_reserved_generator_names_are_refused(tmp_path: Path) -> None:
+    for name in ("ffhq", "Bad Name", "../up"):
+        with pytest.raises(ValueError, match="invalid generator name"):
+            add_generator(name, tmp_path, repo_root=tmp_path)
+
+
+def test_cli_demo_data_writes_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["demo-data", "--out", str(tmp_path / "d"), "--size", "32", "--segmentation-images", "4",
+            "--real-images", "2", "--fake-images", "2"]  # fmt: skip
+    first = runner.invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "mean |real - generated| for tconv" in first.output and "segmentation: 4 images" in first.output
+    again = runner.invoke(main, args)
+    assert again.exit_code != 0 and "--force" in again.output
+    assert runner.invoke(main, [*args, "--force"]).exit_code == 0

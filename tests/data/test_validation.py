@@ -1,0 +1,164 @@
+"""great-expectations suites: good data passes, each broken property fails under its expectation's name."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from tree_builders import write_png
+
+from facetransfer.classes import MUT1NY_14
+from facetransfer.data.manifest import ManifestResult
+from facetransfer.validation import (
+    DataValidationError,
+    ValidationBounds,
+    mask_statistics,
+    validate_detection_manifest,
+    validate_segmentation_data,
+)
+
+
+@pytest.fixture(scope="module")
+def detection(demo_manifest: ManifestResult) -> pd.DataFrame:
+    frame = demo_manifest.manifest
+    return frame[frame["mask_path"].isna()].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def segmentation(demo_manifest: ManifestResult) -> pd.DataFrame:
+    frame = demo_manifest.manifest
+    return frame[frame["mask_path"].notna()].reset_index(drop=True)
+
+
+def test_good_detection_manifest_passes_and_reports(detection: pd.DataFrame, tmp_path: Path) -> None:
+    result = validate_detection_manifest(detection)
+    assert result.success, result.failure_message()
+    assert len(result.outcomes) == 13 and not result.failed
+    json.dumps(result.summary)
+    html = result.write_html(tmp_path / "report.html").read_text()
+    assert "real_fake_ratio_in_bounds" in html and "passed" in html
+    result.raise_for_failure()
+
+
+def _set(column: str, value: object, rows: slice = slice(0, 1)) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def mutate(frame: pd.DataFrame) -> pd.DataFrame:
+        frame.loc[frame.index[rows], column] = value
+        return frame
+
+    return mutate
+
+
+def _leak(column: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def mutate(frame: pd.DataFrame) -> pd.DataFrame:
+        first = frame.index[frame["split"] == "train"][0]
+        other = frame.index[frame["split"] == "test"][0]
+        frame.loc[other, column] = frame.loc[first, column]
+        return frame
+
+    return mutate
+
+
+def _drop(
+    condition: Callable[[pd.DataFrame], pd.Series], keep: int = 0
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def mutate(frame: pd.DataFrame) -> pd.DataFrame:
+        matching = frame.index[condition(frame)]
+        return frame.drop(index=matching[keep:])
+
+    return mutate
+
+
+BROKEN_DETECTION = {
+    "path_not_null": _set("path", None),
+    "sha256_not_null": _set("sha256", None),
+    "label_binary": _set("label", 2),
+    "width_in_bounds": _set("width", 10),
+    "height_in_bounds": _set("height", 5000),
+    "mode_allowed": _set("mode", "L"),
+    "split_known": _set("split", "holdout"),
+    "sha256_in_one_split": _leak("sha256"),
+    "identity_in_one_split": _leak("identity"),
+    "split_has_both_labels": _drop(lambda f: (f["split"] == "test") & (f["label"] == 1)),
+    "real_fake_ratio_in_bounds": _drop(lambda f: f["label"] == 1, keep=20),
+    "generator_min_images": _drop(lambda f: f["generator"] == "tconv", keep=5),
+    "source_min_images": _drop(lambda f: f["source"] == "ffhq", keep=5),
+}
+
+
+@pytest.mark.parametrize("expectation", sorted(BROKEN_DETECTION))
+def test_each_broken_detection_property_fails_by_name(detection: pd.DataFrame, expectation: str) -> None:
+    broken = BROKEN_DETECTION[expectation](detection.copy())
+    result = validate_detection_manifest(broken)
+    assert not result.success
+    assert expectation in {outcome.name for outcome in result.failed}
+
+
+def test_failure_message_lists_expectation_and_example_rows(detection: pd.DataFrame) -> None:
+    broken = _set("width", 10)(detection.copy())
+    with pytest.raises(DataValidationError) as raised:
+        validate_detection_manifest(broken).raise_for_failure()
+    message = str(raised.value)
+    assert "width_in_bounds" in message and broken.loc[0, "path"] in message and '"width": 10' in message
+    assert raised.value.result.failed[0].unexpected_count == 1
+
+
+def test_quarantine_instead_of_fail_removes_the_offending_rows(detection: pd.DataFrame) -> None:
+    broken = _set("mode", "CMYK", slice(0, 2))(detection.copy())
+    result = validate_detection_manifest(broken, ValidationBounds(quarantine_instead_of_fail=True))
+    assert result.success
+    assert list(result.quarantine["expectation"]) == ["mode_allowed", "mode_allowed"]
+    assert len(result.frame) == len(detection) - 2
+    assert result.summary["quarantined_by_expectation"] == {"mode_allowed": 2}
+
+
+def test_aggregate_failures_are_not_quarantined_away(detection: pd.DataFrame) -> None:
+    broken = _drop(lambda f: f["label"] == 1, keep=20)(detection.copy())
+    result = validate_detection_manifest(broken, ValidationBounds(quarantine_instead_of_fail=True))
+    assert not result.success and "real_fake_ratio_in_bounds" in {o.name for o in result.failed}
+
+
+def test_good_segmentation_data_passes(segmentation: pd.DataFrame) -> None:
+    stats = mask_statistics(segmentation, MUT1NY_14)
+    assert len(stats) == len(segmentation) and stats["face_present"].all()
+    assert stats.filter(like="share_").sum(axis=1).round(6).eq(1.0).all()
+    result = validate_segmentation_data(segmentation, stats)
+    assert result.success, result.failure_message()
+
+
+def _rewrite_masks(
+    frame: pd.DataFrame, rows: list[int], folder: Path, edit: Callable[[np.ndarray], None]
+) -> None:
+    from PIL import Image
+
+    for row in rows:
+        rgb = np.array(Image.open(frame.loc[row, "mask_path"]).convert("RGB"))
+        edit(rgb)
+        frame.loc[row, "mask_path"] = str(write_png(folder / f"{row}.png", rgb))
+
+
+def test_unknown_colours_size_mismatch_and_missing_faces_fail_by_name(
+    segmentation: pd.DataFrame, tmp_path: Path
+) -> None:
+    broken = segmentation.copy()
+    _rewrite_masks(broken, [0], tmp_path / "colour", lambda rgb: rgb.__setitem__((3, 3), (1, 2, 3)))
+    _rewrite_masks(broken, list(range(1, 9)), tmp_path / "noface", lambda rgb: rgb.__setitem__(..., 0))
+    broken.loc[9, "width"] = 32
+    failed = {outcome.name for outcome in validate_segmentation_data(broken).failed}
+    assert {"no_unknown_mask_colors", "mask_size_matches_image", "face_present"} <= failed
+
+
+def test_class_share_bounds_and_segmentation_quarantine(segmentation: pd.DataFrame, tmp_path: Path) -> None:
+    strict = ValidationBounds(class_share_bounds={"face": (0.9, 1.0)})
+    assert [o.name for o in validate_segmentation_data(segmentation, bounds=strict).failed] == [
+        "class_share_face"
+    ]
+    broken = segmentation.copy()
+    _rewrite_masks(broken, [0, 1], tmp_path / "colour", lambda rgb: rgb.__setitem__((0, 0), (9, 9, 9)))
+    result = validate_segmentation_data(broken, bounds=ValidationBounds(quarantine_instead_of_fail=True))
+    assert result.success
+    assert sorted(result.quarantine.index) == [0, 1]
+    assert set(result.quarantine["expectation"]) == {"no_unknown_mask_colors"}

@@ -1,0 +1,97 @@
+"""Helpers that write small data trees for the data-layer tests (valid, corrupt and hostile files)."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from facetransfer.data.demo import DemoOptions
+
+TINY_DEMO = DemoOptions(
+    seed=0,
+    image_size=32,
+    segmentation_images=8,
+    real_images={"ffhq": 6, "celebahq": 6},
+    fake_images_per_generator=6,
+)
+"""Demo data in every real format, small enough for DVC round trips in a couple of seconds."""
+
+
+def random_image(seed: int, size: int = 16) -> np.ndarray:
+    """A random RGB uint8 image."""
+    return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+
+
+def write_png(path: Path, array: np.ndarray) -> Path:
+    """Write ``array`` as a PNG (parents created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, format="PNG")
+    return path
+
+
+def write_jpeg(path: Path, array: np.ndarray) -> Path:
+    """Write ``array`` as a JPEG (parents created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, format="JPEG", quality=90)
+    return path
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_corrupt_png(path: Path, seed: int = 1) -> Path:
+    """A PNG whose image data has a flipped byte (bad chunk checksum)."""
+    data = bytearray(png_bytes(random_image(seed)))
+    data[len(data) // 2] ^= 0xFF
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def write_truncated_jpeg(path: Path, seed: int = 2) -> Path:
+    """A JPEG cut in half."""
+    buffer = io.BytesIO()
+    Image.fromarray(random_image(seed, 32)).save(buffer, format="JPEG")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    return path
+
+
+def write_huge_png(path: Path, side: int = 30_000) -> Path:
+    """A small file whose PNG header claims ``side``×``side`` pixels (a decompression bomb)."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        )
+
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data + chunk(b"IEND", b""))
+    return path
+
+
+def write_metadata(folder: Path, rows: list[tuple[str, int]], category: str = "human_faces") -> None:
+    """An ArtiFact ``metadata.csv``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["image_path,target,category"] + [f"{path},{target},{category}" for path, target in rows]
+    (folder / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def make_artifact_folder(folder: Path, count: int, *, target: int, seed: int, size: int = 16) -> list[Path]:
+    """An ArtiFact folder with ``count`` PNGs listed in its metadata.csv."""
+    paths = [
+        write_png(folder / "images" / f"{i:03d}.png", random_image(seed * 1000 + i, size))
+        for i in range(count)
+    ]
+    write_metadata(folder, [(f"images/{p.name}", target) for p in paths])
+    return paths
