@@ -26,8 +26,9 @@ def main(verbose: bool) -> None:
 
 def _attach_commands() -> None:
     from facetransfer.data.commands import data_commands
+    from facetransfer.project.commands import project_commands
 
-    for command in data_commands():
+    for command in [*data_commands(), *project_commands()]:
         main.add_command(command)
 
 

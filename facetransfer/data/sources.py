@@ -104,10 +104,17 @@ class SourceConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_format_options(self) -> SourceConfig:
+        # An option counts as set when its value differs from the default: a config that was
+        # dumped with every field (as ZenML does with step parameters) must validate again.
+        changed = {
+            name
+            for name in self.model_fields_set
+            if getattr(self, name) != type(self).model_fields[name].get_default(call_default_factory=True)
+        }
         foreign: set[str] = set()
         for fmt, options in _FORMAT_OPTIONS.items():
             if fmt != self.format:
-                foreign |= (options - _FORMAT_OPTIONS[self.format]) & self.model_fields_set
+                foreign |= (options - _FORMAT_OPTIONS[self.format]) & changed
         if foreign:
             raise ValueError(
                 f"source {self.name!r} (format {self.format}) sets option(s) {sorted(foreign)} "

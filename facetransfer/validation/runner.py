@@ -32,11 +32,12 @@ def run_expectations(
         failing rows (row-level expectations only).
     """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    # Its INFO output (much of it logged while importing) is internal chatter.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO output is internal chatter
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     results: dict[str, Any] = {}

@@ -1,0 +1,179 @@
+"""Typed run configuration of ``transfer_pipeline``, built from ``zenml_config.yaml``.
+
+Every tunable of a run lives in the YAML file's ``parameters:`` block; ZenML validates each block
+into one of these models and hands them to the steps. The models are plain pydantic, so the CLI
+(``facetransfer retrain``) reads the same file with ``load_run_config``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from facetransfer.classes import CLASS_SCHEMES
+from facetransfer.data.image_checks import DEFAULT_MAX_IMAGE_PIXELS
+from facetransfer.data.sources import SourceConfig, parse_sources
+from facetransfer.models import BACKBONES, VARIANTS
+from facetransfer.training.config import TrainConfig
+from facetransfer.validation import ValidationBounds
+
+DETECTION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision")
+
+
+class DataSettings(BaseModel):
+    """Where the data is and how it is split.
+
+    Attributes:
+        root: folder that relative paths (sources, cache, DVC file) are resolved against;
+            ``.`` is the ZenML repository root (where ``zenml init`` ran).
+        cache_dir: file-fact cache (re-ingest hashes no unchanged file) and derived masks.
+        dvc_file: the DVC pointer whose md5 is recorded with every run.
+        class_scheme: classes of the segmentation masks (``mut1ny14`` or ``mut1ny11``).
+        split_ratios: train, validation and test shares.
+        split_seed: seed of the (stable, leakage-free) split assignment.
+        max_image_pixels: larger images are quarantined (decompression-bomb guard).
+        segmentation_sources: face-parsing sources (Mut1ny, CelebAMask-HQ).
+        detection_sources: real and generated image sources (ArtiFact, FFHQ, plain folders).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    root: str = "."
+    cache_dir: str = ".local/cache"
+    dvc_file: str = "data.dvc"
+    class_scheme: str = "mut1ny14"
+    split_ratios: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    split_seed: int = 0
+    max_image_pixels: int = Field(default=DEFAULT_MAX_IMAGE_PIXELS, gt=0)
+    segmentation_sources: list[SourceConfig]
+    detection_sources: list[SourceConfig]
+
+    @field_validator("class_scheme")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value not in CLASS_SCHEMES:
+            raise ValueError(f"unknown class scheme {value!r}; valid: {', '.join(CLASS_SCHEMES)}")
+        return value
+
+    @field_validator("segmentation_sources", "detection_sources")
+    @classmethod
+    def _unique_names(cls, value: list[SourceConfig]) -> list[SourceConfig]:
+        if not value:
+            raise ValueError("at least one source is required")
+        return parse_sources(value)
+
+    def resolve(self, path: str, base: str | Path) -> Path:
+        """Absolute form of ``path`` (relative to ``root``, itself relative to ``base``)."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else (Path(base) / self.root / candidate).absolute()
+
+    def root_path(self, base: str | Path) -> Path:
+        """Absolute data root."""
+        return (Path(base) / self.root).absolute()
+
+
+class ModelTrainingSettings(BaseModel):
+    """How one kind of model (segmenter or detector) is trained.
+
+    Attributes:
+        pretrained: initialise backbones with ImageNet weights when they are in the local torch
+            cache (never downloaded; a run records whether they were found).
+        train: epochs, batch size, learning rate, patience, image size, device, ...
+            (``facetransfer.training.TrainConfig``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pretrained: bool = True
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+
+class EvaluationSettings(BaseModel):
+    """How detectors and segmenters are evaluated.
+
+    Attributes:
+        threshold_rule: how the decision threshold is chosen on the validation split:
+            ``max_f1`` (the threshold maximising F1), ``eer`` (equal error rate) or ``fixed``.
+        fixed_threshold: the threshold of the ``fixed`` rule.
+        batch_size: inference batch size.
+        overlay_examples: test images shown in the segmentation overlay figure.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold_rule: Literal["max_f1", "eer", "fixed"] = "max_f1"
+    fixed_threshold: float = Field(default=0.5, gt=0, lt=1)
+    batch_size: int = Field(default=64, ge=1)
+    overlay_examples: int = Field(default=6, ge=1, le=32)
+
+
+class PromotionSettings(BaseModel):
+    """Which detector is registered and when it replaces the champion.
+
+    Attributes:
+        selection_metric: metric on the validation split that picks this run's best detector.
+        metric: metric on the current test split that the challenger must beat the champion on.
+        tolerance: how much worse than the champion the challenger may be on any generator the
+            champion was evaluated on.
+        detector_model: registered model name of the detector.
+        segmenter_model: registered model name of the segmenter.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    selection_metric: Literal[DETECTION_METRICS] = "f1"  # type: ignore[valid-type]
+    metric: Literal[DETECTION_METRICS] = "f1"  # type: ignore[valid-type]
+    tolerance: float = Field(default=0.02, ge=0)
+    detector_model: str = "deepfake-detector"
+    segmenter_model: str = "face-segmenter"
+
+
+class RunConfig(BaseModel):
+    """All parameters of one ``transfer_pipeline`` run (the YAML ``parameters:`` block)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data: DataSettings
+    validation: ValidationBounds = Field(default_factory=ValidationBounds)
+    segmenter: ModelTrainingSettings = Field(default_factory=ModelTrainingSettings)
+    detector: ModelTrainingSettings = Field(default_factory=ModelTrainingSettings)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    promotion: PromotionSettings = Field(default_factory=PromotionSettings)
+    backbones: list[str] = Field(default_factory=lambda: list(BACKBONES))
+    variants: list[str] = Field(default_factory=lambda: list(VARIANTS))
+    training_resources: dict[str, Any] = Field(default_factory=dict)
+    """ZenML ``ResourceSettings`` of the training steps (validated by ZenML, kept opaque here)."""
+
+    @field_validator("backbones")
+    @classmethod
+    def _known_backbones(cls, value: list[str]) -> list[str]:
+        return _known(value, BACKBONES, "backbone")
+
+    @field_validator("variants")
+    @classmethod
+    def _known_variants(cls, value: list[str]) -> list[str]:
+        return _known(value, VARIANTS, "variant")
+
+
+def _known(values: list[str], valid: tuple[str, ...], what: str) -> list[str]:
+    unknown = [v for v in values if v not in valid]
+    if unknown or not values:
+        raise ValueError(f"{what}s must be a non-empty list of {', '.join(valid)}; got {values}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{what}s listed twice: {values}")
+    return values
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read the ``parameters:`` block of a ZenML run configuration file."""
+    path = Path(path)
+    try:
+        document: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"cannot read run configuration {path}: {error}") from error
+    if "parameters" not in document:
+        raise ValueError(f"{path} has no `parameters:` block")
+    return RunConfig.model_validate(document["parameters"])

@@ -1,0 +1,194 @@
+"""CLI commands for operating the product: setup, status, retrain, schedule, predict, ui."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+logger = logging.getLogger(__name__)
+
+ROOT_OPTION = click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Project folder (the checkout).",
+)
+CONFIG_OPTION = click.option(
+    "--config", default="zenml_config.yaml", show_default=True, help="Run configuration, relative to --root."
+)
+
+
+@click.command("setup")
+@ROOT_OPTION
+@click.option("--dvc-remote", default=None, help="DVC remote URL to use as default (default: keep or local).")
+def setup_command(root: Path, dvc_remote: str | None) -> None:
+    """Prepare the project: DVC + data, MLflow store, ZenML repository and stack (idempotent)."""
+    from facetransfer.project.setup import describe, setup_project
+
+    click.echo(describe(setup_project(root, dvc_remote=dvc_remote)))
+
+
+@click.command("status")
+@ROOT_OPTION
+@click.option("--model", "model_name", default="deepfake-detector", show_default=True)
+def status_command(root: Path, model_name: str) -> None:
+    """Show the champion and challenger detectors and where to look at runs."""
+    from mlflow.tracking import MlflowClient
+
+    from facetransfer.tracking.registry import CHALLENGER, CHAMPION, alias_version, json_tag
+    from facetransfer.tracking.store import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(root.resolve())
+    client = MlflowClient(tracking_uri=uri)
+    for alias in (CHAMPION, CHALLENGER):
+        version = alias_version(client, model_name, alias)
+        if version is None:
+            click.echo(f"{model_name}@{alias}: none")
+            continue
+        metrics = json_tag(version, "test_metrics", {})
+        click.echo(
+            f"{model_name}@{alias}: version {version.version} ({version.tags.get('backbone')}, "
+            f"transfer '{version.tags.get('variant')}'), test "
+            + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+            + f"; {version.tags.get('promotion.reason', '')}"
+        )
+    click.echo(f"MLflow UI:       facetransfer ui   (mlflow ui --backend-store-uri {uri} --workers 1)")
+    click.echo("ZenML dashboard: zenml login --local   (then http://127.0.0.1:8237)")
+
+
+@click.command("retrain")
+@ROOT_OPTION
+@CONFIG_OPTION
+@click.option("--force", is_flag=True, help="Run even if the data did not change.")
+def retrain_command(root: Path, config: str, force: bool) -> None:
+    """Run the pipeline if the data changed since the champion was trained (scheduled command)."""
+    from facetransfer.project.retrain import retrain
+
+    sys.exit(retrain(root, config, force=force))
+
+
+@click.command("schedule")
+@ROOT_OPTION
+@CONFIG_OPTION
+@click.option("--cron", default=None, help="5-field cron expression, e.g. '0 3 * * *'.")
+@click.option("--remove", is_flag=True, help="Remove this project's schedule.")
+@click.option(
+    "--backend", type=click.Choice(["auto", "crontab", "systemd"]), default="auto", show_default=True
+)
+@click.option(
+    "--crontab-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the entry into this crontab file instead of the user's crontab.",
+)
+@click.option(
+    "--unit-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="systemd: unit folder (default ~/.config/systemd/user); given, units are not activated.",
+)
+def schedule_command(
+    root: Path,
+    config: str,
+    cron: str | None,
+    remove: bool,
+    backend: str,
+    crontab_file: Path | None,
+    unit_dir: Path | None,
+) -> None:
+    """Install (or --remove) a system schedule that runs `facetransfer retrain`."""
+    import shutil
+
+    from facetransfer.project import schedule
+
+    if remove == (cron is not None):
+        raise click.UsageError("give either --cron EXPRESSION or --remove")
+    root = root.resolve()
+    command = schedule.ScheduledCommand(
+        root=root, config=config, log_file=root / ".local" / "logs" / "retrain.log"
+    )
+    if backend == "auto":
+        backend = (
+            "systemd"
+            if unit_dir is not None or (crontab_file is None and not shutil.which("crontab"))
+            else "crontab"
+        )
+    try:
+        if backend == "crontab":
+            if remove:
+                found = schedule.remove_crontab(command, crontab_file)
+                click.echo("removed the crontab entry" if found else "no crontab entry of this project")
+            else:
+                click.echo(
+                    "installed crontab entry:\n" + schedule.install_crontab(cron or "", command, crontab_file)
+                )
+            return
+        directory = (
+            unit_dir or Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "systemd" / "user"
+        )
+        if remove:
+            found = schedule.remove_systemd_timer(command, directory, activate=unit_dir is None)
+            click.echo("removed the systemd timer" if found else "no systemd timer of this project")
+        else:
+            timer = schedule.install_systemd_timer(cron or "", command, directory, activate=unit_dir is None)
+            click.echo(f"installed {timer} running:\n{command.shell_command()}")
+    except schedule.ScheduleError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@click.command("predict")
+@click.argument("inputs", nargs=-1, required=True)
+@ROOT_OPTION
+@click.option("--model", "model_name", default="deepfake-detector", show_default=True)
+@click.option("--alias", default="champion", show_default=True)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV file (default: stdout).",
+)
+def predict_command(
+    inputs: tuple[str, ...], root: Path, model_name: str, alias: str, output: Path | None
+) -> None:
+    """Score images (files or folders) with the registered detector: fake probability and decision."""
+    from facetransfer.inference import collect_images, score_images
+    from facetransfer.tracking.store import resolve_tracking_uri
+
+    try:
+        images = collect_images(inputs)
+        frame = score_images(
+            images, model_name=model_name, alias=alias, tracking_uri=resolve_tracking_uri(root.resolve())
+        )
+    except (FileNotFoundError, LookupError, OSError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    if output is None:
+        click.echo(frame.to_csv(index=False), nl=False)
+    else:
+        frame.to_csv(output, index=False)
+        click.echo(f"wrote {len(frame)} predictions to {output}")
+
+
+@click.command("ui")
+@ROOT_OPTION
+@click.option("--port", default=5000, show_default=True)
+def ui_command(root: Path, port: int) -> None:
+    """Serve the MLflow UI on the project's store (one worker, no job runner)."""
+    from facetransfer.tracking.store import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(root.resolve())
+    os.environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    mlflow = Path(sys.executable).with_name("mlflow")
+    click.echo(f"MLflow UI on http://127.0.0.1:{port} for {uri}")
+    os.execv(
+        str(mlflow), [str(mlflow), "ui", "--backend-store-uri", uri, "--workers", "1", "--port", str(port)]
+    )
+
+
+def project_commands() -> list[click.Command]:
+    """Commands this module contributes to the ``facetransfer`` CLI."""
+    return [setup_command, status_command, retrain_command, schedule_command, predict_command, ui_command]

@@ -1,0 +1,98 @@
+"""``facetransfer retrain``: the scheduled command. Runs the pipeline only when the data changed.
+
+The champion detector's registry version carries the hash of the data it was trained on
+(``data_hash``: segmentation + detection manifests' content). The current data is ingested
+(cheap: unchanged files are not re-hashed) and hashed the same way; equal hashes mean there is
+nothing new to learn, and the command exits at once, saying so.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from facetransfer.project.lock import exclusive_lock
+
+logger = logging.getLogger(__name__)
+
+LOCK_FILE = Path(".local") / "retrain.lock"
+
+
+@dataclass(frozen=True)
+class RetrainCheck:
+    """Whether a retraining is due, and why."""
+
+    due: bool
+    reason: str
+    data_hash: str
+    champion_version: str | None
+
+
+def check_retrain_due(root: Path, config_path: Path) -> RetrainCheck:
+    """Compare the current data hash with the one the champion was trained on."""
+    import mlflow
+
+    from facetransfer.config import load_run_config
+    from facetransfer.tracking.store import resolve_tracking_uri
+    from facetransfer.workflow.champion import champion_version
+    from facetransfer.workflow.ingestion import combined_data_hash, ingest
+
+    config = load_run_config(config_path)
+    hashes = [ingest(config.data, kind, base=root)[2]["data_hash"] for kind in ("segmentation", "detection")]
+    current = combined_data_hash(*hashes)
+    mlflow.set_tracking_uri(resolve_tracking_uri(root))
+    champion = champion_version(config.promotion.detector_model)
+    if champion is None:
+        return RetrainCheck(True, f"no {config.promotion.detector_model}@champion yet", current, None)
+    trained_on = (champion.tags or {}).get("data_hash")
+    version = str(champion.version)
+    if trained_on == current:
+        return RetrainCheck(
+            False,
+            f"data unchanged since champion v{version} was trained (data hash {current[:12]})",
+            current,
+            version,
+        )
+    return RetrainCheck(
+        True,
+        f"data changed since champion v{version} ({str(trained_on)[:12]} -> {current[:12]})",
+        current,
+        version,
+    )
+
+
+def retrain(root: str | Path, config: str | Path, *, force: bool = False) -> int:
+    """Run ``transfer_pipeline`` if the data changed since the champion was trained.
+
+    Holds ``.local/retrain.lock`` for the whole run, so scheduled runs never overlap.
+
+    Returns:
+        The process exit code: 0 when nothing was due, another run held the lock, or the
+        pipeline succeeded; the pipeline's exit code when it failed.
+    """
+    from facetransfer.project.lock import LockBusyError
+
+    root = Path(root).resolve()
+    config_path = (root / config).resolve()
+    try:
+        with exclusive_lock(root / LOCK_FILE):
+            check = check_retrain_due(root, config_path)
+            logger.info("retrain check: %s", check.reason)
+            if not check.due and not force:
+                logger.info("nothing to do")
+                return 0
+            return run_pipeline(root, config_path)
+    except LockBusyError as busy:
+        logger.warning("not starting: %s", busy)
+        return 0
+
+
+def run_pipeline(root: Path, config_path: Path) -> int:
+    """``zenml pipeline run pipelines.transfer_pipeline -c <config>`` in ``root``; its exit code."""
+    from facetransfer.project.stack import zenml_executable
+
+    command = [zenml_executable(), "pipeline", "run", "pipelines.transfer_pipeline", "-c", str(config_path)]
+    logger.info("running: %s", " ".join(command))
+    return subprocess.run(command, cwd=root, check=False).returncode

@@ -1,0 +1,100 @@
+"""Helpers to log params, tables, figures and provenance into the active MLflow run."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from facetransfer.tracking.tables import to_markdown
+
+logger = logging.getLogger(__name__)
+
+MAX_PARAM_LENGTH = 6000
+"""MLflow rejects longer parameter values; longer ones are logged as JSON artifacts instead."""
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested mappings into ``a.b.c`` keys (lists stay values)."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, prefix=f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def log_params(params: Mapping[str, Any], prefix: str = "") -> None:
+    """Log (nested) parameters to the active run; values too long for MLflow go to a JSON file."""
+    import mlflow
+
+    flat = flatten(params, prefix)
+    short = {k: v for k, v in flat.items() if len(str(v)) <= MAX_PARAM_LENGTH}
+    long = {k: v for k, v in flat.items() if k not in short}
+    mlflow.log_params({k: str(v) for k, v in short.items()})
+    if long:
+        mlflow.log_dict(long, "params/long_params.json")
+
+
+def log_table(frame: pd.DataFrame, stem: str) -> None:
+    """Log a table to the active run as ``<stem>.csv`` and ``<stem>.md``."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = Path(tmp) / f"{Path(stem).name}.csv"
+        md_path = Path(tmp) / f"{Path(stem).name}.md"
+        frame.to_csv(csv_path, index=False)
+        md_path.write_text(to_markdown(frame), encoding="utf-8")
+        directory = str(Path(stem).parent) if Path(stem).parent != Path(".") else None
+        mlflow.log_artifact(str(csv_path), artifact_path=directory)
+        mlflow.log_artifact(str(md_path), artifact_path=directory)
+
+
+def log_figure(figure: Any, artifact_file: str) -> None:
+    """Log a matplotlib figure as a PNG artifact of the active run."""
+    import mlflow
+
+    mlflow.log_figure(figure, artifact_file)
+
+
+def log_json(payload: Any, artifact_file: str) -> None:
+    """Log a JSON-serialisable object as an artifact (NaN written as null)."""
+    import mlflow
+
+    mlflow.log_text(json.dumps(_nan_to_none(payload), indent=2, default=str), artifact_file)
+
+
+def git_commit(root: str | Path) -> str:
+    """The checkout's commit (suffixed ``-dirty`` if tracked files changed), or ``unknown``."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as error:
+        logger.warning("cannot read the git commit of %s: %s", root, error)
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def _nan_to_none(payload: Any) -> Any:
+    if isinstance(payload, float) and payload != payload:
+        return None
+    if isinstance(payload, Mapping):
+        return {k: _nan_to_none(v) for k, v in payload.items()}
+    if isinstance(payload, list | tuple):
+        return [_nan_to_none(v) for v in payload]
+    return payload

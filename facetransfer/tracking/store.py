@@ -1,0 +1,56 @@
+"""Where MLflow runs and artifacts live.
+
+By default a project-local SQLite store (``<root>/.local/mlflow/mlflow.db``) with artifacts in
+``<root>/.local/mlflow/artifacts``: embedded, no server. ``MLFLOW_TRACKING_URI`` points every
+entry point (pipeline, CLI, UI) at a team server instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+EXPERIMENT_NAME = "transfer_pipeline"
+"""The one MLflow experiment of the product (ZenML names it after the pipeline)."""
+
+LOCAL_STORE_DIR = Path(".local") / "mlflow"
+
+
+def default_tracking_uri(root: str | Path) -> str:
+    """Project-local SQLite tracking URI under ``root``."""
+    database = (Path(root) / LOCAL_STORE_DIR / "mlflow.db").resolve()
+    return f"sqlite:///{database}"
+
+
+def default_artifact_location(root: str | Path) -> str:
+    """Project-local artifact location used with the SQLite store."""
+    return (Path(root) / LOCAL_STORE_DIR / "artifacts").resolve().as_uri()
+
+
+def resolve_tracking_uri(root: str | Path) -> str:
+    """``MLFLOW_TRACKING_URI`` when set, else the project-local store of ``root``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(root)
+
+
+def ensure_experiment(tracking_uri: str, root: str | Path) -> str:
+    """Create the product's experiment if missing and return its id.
+
+    With the local SQLite store the experiment gets an explicit artifact location under the
+    project, so MLflow never falls back to a ``mlruns/`` folder in whatever directory a command
+    happens to run from.
+    """
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    if experiment is not None:
+        return experiment.experiment_id
+    artifact_location = default_artifact_location(root) if tracking_uri.startswith("sqlite:") else None
+    if tracking_uri.startswith("sqlite:"):
+        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    experiment_id = client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_location)
+    logger.info("created MLflow experiment %s (%s)", EXPERIMENT_NAME, tracking_uri)
+    return experiment_id

@@ -1,0 +1,86 @@
+"""The run's reproduction of the paper's Table 1 and Table 2, as data frames, CSV and markdown."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+BACKBONE_LABELS = {"resnet50": "ResNet50", "mobilenet_v3_large": "MobileNetV3 Large"}
+VARIANT_LABELS = {"none": "—", "last": "Last", "all": "All"}
+"""Table 2's "TL" column: no transfer, transfer with ASPP/decoder frozen, transfer of everything."""
+
+PAPER_TABLE_1 = {"resnet50": (15_411_966, 0.9539), "mobilenet_v3_large": (5_815_646, 0.9484)}
+
+
+def table_1(segmenter_reports: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Table 1: backbone, number of parameters, test pixel accuracy (plus mIoU and the paper's values).
+
+    Args:
+        segmenter_reports: one mapping per trained segmenter with keys ``backbone``,
+            ``parameters`` and ``test`` (a mapping holding ``pixel_accuracy`` and ``miou``).
+    """
+    rows = []
+    for report in segmenter_reports:
+        paper_parameters, paper_accuracy = PAPER_TABLE_1.get(report["backbone"], (math.nan, math.nan))
+        rows.append(
+            {
+                "Backbone": BACKBONE_LABELS.get(report["backbone"], report["backbone"]),
+                "Number of parameters": int(report["parameters"]),
+                "Accuracy": float(report["test"]["pixel_accuracy"]),
+                "mIoU": float(report["test"]["miou"]),
+                "Paper parameters": paper_parameters,
+                "Paper accuracy": paper_accuracy,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def table_2(detector_reports: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Table 2: backbone × transfer variant → test accuracy, precision, recall, F1 (plus ROC-AUC).
+
+    Args:
+        detector_reports: one mapping per trained detector with keys ``backbone``, ``variant``
+            and ``test`` (a mapping holding ``overall`` metrics).
+    """
+    variant_order = list(VARIANT_LABELS)
+    ordered = sorted(
+        detector_reports,
+        key=lambda r: (
+            r["backbone"],
+            variant_order.index(r["variant"]) if r["variant"] in variant_order else 99,
+        ),
+    )
+    rows = []
+    for report in ordered:
+        overall = report["test"]["overall"]
+        rows.append(
+            {
+                "Backbone": BACKBONE_LABELS.get(report["backbone"], report["backbone"]),
+                "TL": VARIANT_LABELS.get(report["variant"], report["variant"]),
+                "Accuracy": overall["accuracy"],
+                "Precision": overall["precision"],
+                "Recall": overall["recall"],
+                "F1": overall["f1"],
+                "ROC-AUC": overall["roc_auc"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def to_markdown(frame: pd.DataFrame, *, float_format: str = "{:.4f}") -> str:
+    """Render a data frame as a GitHub markdown table (no extra dependency)."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return "n/a" if math.isnan(value) else float_format.format(value)
+        if isinstance(value, int):
+            return f"{value:,}"
+        return str(value)
+
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"

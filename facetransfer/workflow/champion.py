@@ -1,0 +1,97 @@
+"""The model in service, measured first: how does the champion fare on today's data?"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from facetransfer.tracking.registry import CHAMPION, alias_version, json_tag
+from facetransfer.tracking.runs import log_table
+from facetransfer.workflow.detector import generator_subsets, metrics_by_scope, score_detector
+from facetransfer.workflow.runs import split_frame
+
+logger = logging.getLogger(__name__)
+
+
+def champion_version(model_name: str) -> Any | None:
+    """The registry version holding the ``champion`` alias, or ``None``."""
+    from mlflow.tracking import MlflowClient
+
+    return alias_version(MlflowClient(), model_name, CHAMPION)
+
+
+def new_generators(manifest: pd.DataFrame, version: Any | None) -> list[str]:
+    """Generators in ``manifest`` that the champion ``version`` was not trained on (all if none)."""
+    present = set(manifest["generator"].dropna().astype(str))
+    trained = set(json_tag(version, "generators_trained", [])) if version is not None else set()
+    return sorted(present - trained)
+
+
+def evaluate_champion(manifest: pd.DataFrame, *, model_name: str, batch_size: int) -> dict[str, Any]:
+    """Evaluate the current champion on the current test split and on every new generator.
+
+    Logged to the active run: ``champion/test/<metric>``, ``champion/test/<generator>/<metric>``
+    and ``champion/new/<generator>/<metric>`` (a new generator's images from every split,
+    with the real test images), plus the table ``tables/champion_per_generator``.
+
+    Returns:
+        ``{"exists": False, "new_generators": [...]}`` without a champion; otherwise its version,
+        threshold, the generators it was trained and evaluated on, and the metrics.
+    """
+    import mlflow
+
+    version = champion_version(model_name)
+    generators_new = new_generators(manifest, version)
+    if version is None:
+        logger.info("no %s@%s yet: nothing to evaluate before training", model_name, CHAMPION)
+        return {"exists": False, "new_generators": generators_new}
+    tags = version.tags or {}
+    threshold, image_size, backbone = float(tags["threshold"]), int(tags["image_size"]), tags["backbone"]
+    model = mlflow.pytorch.load_model(f"models:/{model_name}/{version.version}", map_location="cpu")
+    scored = score_detector(model, manifest, image_size=image_size, backbone=backbone, batch_size=batch_size)
+    test = split_frame(scored, "test")
+    test_metrics = metrics_by_scope(test, threshold)
+    real_test = test[test["label"] == 0]
+    on_new = {}
+    for generator in generators_new:
+        subset = pd.concat([real_test, scored[scored["generator"] == generator]])
+        on_new[generator] = metrics_by_scope(subset, threshold)["overall"]
+
+    mlflow.log_metrics(_metric_dict("champion/test", test_metrics["overall"]))
+    for generator, metrics in test_metrics["per_generator"].items():
+        mlflow.log_metrics(_metric_dict(f"champion/test/{generator}", metrics))
+    for generator, metrics in on_new.items():
+        mlflow.log_metrics(_metric_dict(f"champion/new/{generator}", metrics))
+    rows = [{"scope": "overall", **test_metrics["overall"]}]
+    rows += [{"scope": g, **m} for g, m in test_metrics["per_generator"].items()]
+    rows += [{"scope": f"new:{g}", **m} for g, m in on_new.items()]
+    log_table(pd.DataFrame(rows), "tables/champion_per_generator")
+    mlflow.set_tag("champion.version", version.version)
+    mlflow.set_tag("data.new_generators", ",".join(generators_new) or "none")
+    for generator, metrics in on_new.items():
+        logger.info(
+            "champion v%s on new generator %s: F1 %.4f, recall %.4f",
+            version.version,
+            generator,
+            metrics["f1"],
+            metrics["recall"],
+        )
+    return {
+        "exists": True,
+        "version": str(version.version),
+        "run_id": version.run_id,
+        "threshold": threshold,
+        "generators_trained": json_tag(version, "generators_trained", []),
+        "evaluated_generators": json_tag(version, "evaluated_generators", []),
+        "new_generators": generators_new,
+        "test": test_metrics,
+        "new_generator_metrics": on_new,
+        "scored_generators": sorted(generator_subsets(test)),
+    }
+
+
+def _metric_dict(prefix: str, metrics: dict[str, Any]) -> dict[str, float]:
+    keys = ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer")
+    return {f"{prefix}/{k}": float(metrics[k]) for k in keys if metrics.get(k) == metrics.get(k)}

@@ -1,0 +1,82 @@
+"""Compare the run's models: the paper's Table 1 and Table 2, and the best of each kind."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from facetransfer.tracking.runs import log_table
+from facetransfer.tracking.tables import table_1, table_2, to_markdown
+
+logger = logging.getLogger(__name__)
+
+
+def best_detector(reports: Sequence[Mapping[str, Any]], metric: str) -> Mapping[str, Any]:
+    """The detector with the highest validation ``metric``.
+
+    Ties go to the higher validation ROC-AUC, then to fewer parameters (cheaper to serve). The
+    test split plays no part in the choice, so its metrics stay an unbiased report.
+    """
+    if not reports:
+        raise ValueError("no detector was trained: the run configuration lists no variants")
+
+    def key(report: Mapping[str, Any]) -> tuple[float, float, int]:
+        val = report["val"]
+        return (_finite(val.get(metric)), _finite(val.get("roc_auc")), -int(report["parameters"]))
+
+    return max(reports, key=key)
+
+
+def best_segmenter(reports: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The segmenter with the highest validation pixel accuracy."""
+    if not reports:
+        raise ValueError("no segmenter was trained: the run configuration lists no backbones")
+    return max(reports, key=lambda r: (_finite(r["val"].get("pixel_accuracy")), -int(r["parameters"])))
+
+
+def compare_and_log(
+    segmenter_reports: Sequence[Mapping[str, Any]],
+    detector_reports: Sequence[Mapping[str, Any]],
+    *,
+    selection_metric: str,
+) -> dict[str, Any]:
+    """Build Table 1 and Table 2, log them (CSV + markdown) to the active run, pick the best models.
+
+    Also logs ``table2/<backbone>/<variant>/<metric>`` metrics, so pipeline runs can be compared
+    side by side in the MLflow UI.
+    """
+    import mlflow
+
+    first, second = table_1(segmenter_reports), table_2(detector_reports)
+    log_table(first, "tables/table_1_segmentation")
+    log_table(second, "tables/table_2_detection")
+    for report in detector_reports:
+        overall = report["test"]["overall"]
+        prefix = f"table2/{report['backbone']}/{report['variant']}"
+        mlflow.log_metrics(
+            {f"{prefix}/{k}": float(overall[k]) for k in ("accuracy", "precision", "recall", "f1")}
+        )
+    for report in segmenter_reports:
+        mlflow.log_metric(
+            f"table1/{report['backbone']}/pixel_accuracy", float(report["test"]["pixel_accuracy"])
+        )
+    detector, segmenter = best_detector(detector_reports, selection_metric), best_segmenter(segmenter_reports)
+    logger.info("Table 1 (segmentation, test split):\n%s", to_markdown(first))
+    logger.info("Table 2 (detection, test split):\n%s", to_markdown(second))
+    logger.info(
+        "best detector by validation %s: %s-%s", selection_metric, detector["backbone"], detector["variant"]
+    )
+    return {
+        "table_1": first.to_dict(orient="records"),
+        "table_2": second.to_dict(orient="records"),
+        "best_detector": dict(detector),
+        "best_segmenter": dict(segmenter),
+        "segmenters": [dict(r) for r in segmenter_reports],
+        "detectors": [dict(r) for r in detector_reports],
+    }
+
+
+def _finite(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else -math.inf

@@ -1,0 +1,235 @@
+"""Train the detector variants and evaluate them: overall, per generator, per real source."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from facetransfer.config import EvaluationSettings, ModelTrainingSettings
+from facetransfer.evaluation import (
+    choose_threshold,
+    confusion_matrix_figure,
+    detection_confusion_matrix,
+    detection_metrics,
+    grouped_detection_metrics,
+    predict_scores,
+    roc_curves_figure,
+)
+from facetransfer.tracking.models import log_torch_model
+from facetransfer.tracking.runs import log_figure, log_json, log_params, log_table
+from facetransfer.training import train_detector
+from facetransfer.workflow.runs import MODEL_KIND_TAG, log_epoch_metrics, model_run, split_frame
+
+logger = logging.getLogger(__name__)
+
+SCORE_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer")
+
+
+def detector_name(backbone: str, variant: str) -> str:
+    """MLflow run name of a detector (``detector-<backbone>-<variant>``)."""
+    return f"detector-{backbone}-{variant}"
+
+
+def train_and_log_detector(
+    manifest: pd.DataFrame,
+    segmenter: nn.Module | None,
+    *,
+    backbone: str,
+    variant: str,
+    settings: ModelTrainingSettings,
+    checkpoint_dir: Path,
+    tags: Mapping[str, Any],
+    segmenter_run_id: str | None = None,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Train one detector variant on the train split and log it as run ``detector-<backbone>-<variant>``.
+
+    Args:
+        manifest: the validated, split detection manifest.
+        segmenter: the trained segmenter of ``backbone`` (``None`` for variant ``none``).
+        backbone: ``resnet50`` or ``mobilenet_v3_large``.
+        variant: ``none``, ``last`` or ``all`` (Table 2's "—", "Last", "All").
+        settings: detector training settings.
+        checkpoint_dir: resumable per-epoch checkpoint (deleted once the model is logged).
+        tags: provenance tags of the run (data hash, git commit, ZenML run, ...).
+        segmenter_run_id: MLflow run of the segmenter the weights were transferred from.
+    """
+    train, val = split_frame(manifest, "train"), split_frame(manifest, "val")
+    config = settings.train
+    generators = sorted(train["generator"].dropna().unique().tolist())
+    run_tags = {**tags, MODEL_KIND_TAG: "detector", "backbone": backbone, "variant": variant}
+    if segmenter_run_id and variant != "none":
+        run_tags["transferred_from_run"] = segmenter_run_id
+    with model_run(detector_name(backbone, variant), tags=run_tags) as run:
+        log_params(
+            {
+                "backbone": backbone,
+                "variant": variant,
+                "pretrained_requested": settings.pretrained,
+                "train": config.to_dict(),
+                "data": {
+                    "train_images": len(train),
+                    "val_images": len(val),
+                    "train_real": int((train["label"] == 0).sum()),
+                    "train_fake": int((train["label"] == 1).sum()),
+                    "generators": generators,
+                },
+            }
+        )
+        result = train_detector(
+            train,
+            val,
+            backbone=backbone,
+            variant=variant,
+            segmenter=segmenter if variant != "none" else None,
+            config=config,
+            checkpoint_dir=checkpoint_dir,
+            pretrained=settings.pretrained,
+            epoch_callback=log_epoch_metrics,
+        )
+        log_params(
+            {
+                "pretrained_loaded": result.pretrained_loaded,
+                "parameters": result.parameters,
+                "trainable_parameters": result.trainable_parameters,
+                "pos_weight": round(result.pos_weight, 6),
+                "device": result.device,
+            }
+        )
+        import mlflow
+
+        mlflow.log_metrics(
+            {
+                "best_epoch": result.best_epoch,
+                "epochs_run": result.epochs_run,
+                "train_seconds": result.seconds,
+            }
+        )
+        model_info = log_torch_model(result.model, image_size=config.image_size)
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    report = {
+        "kind": "detector",
+        "backbone": backbone,
+        "variant": variant,
+        "run_id": run.info.run_id,
+        "model_uri": model_info.model_uri,
+        "image_size": config.image_size,
+        "parameters": result.parameters,
+        "trainable_parameters": result.trainable_parameters,
+        "pretrained_loaded": result.pretrained_loaded,
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "train_seconds": result.seconds,
+        "generators_trained": generators,
+        "segmenter_run_id": segmenter_run_id if variant != "none" else None,
+    }
+    return result.model, report
+
+
+def score_detector(
+    model: nn.Module, frame: pd.DataFrame, *, image_size: int, backbone: str, batch_size: int
+) -> pd.DataFrame:
+    """``frame`` with a ``score`` column: the model's fake probability of each image."""
+    scores = predict_scores(model, frame, image_size=image_size, backbone=backbone, batch_size=batch_size)
+    return frame.assign(score=scores)
+
+
+def generator_subsets(scored: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per generator: its images together with all real images (so every metric is defined)."""
+    real = scored[scored["label"] == 0]
+    return {
+        str(generator): pd.concat([real, fakes])
+        for generator, fakes in scored[scored["label"] == 1].groupby("generator", dropna=True)
+    }
+
+
+def metrics_by_scope(scored_test: pd.DataFrame, threshold: float) -> dict[str, Any]:
+    """Metrics of scored test rows: overall, per generator and per source.
+
+    Per generator: that generator's images together with all real test images, so precision,
+    ROC-AUC and EER are defined. Per source: the rows of each source alone (for a real source,
+    accuracy is the share of its images correctly called real).
+    """
+    per_generator = {
+        generator: detection_metrics(subset["label"], subset["score"], threshold)
+        for generator, subset in generator_subsets(scored_test).items()
+    }
+    per_source = grouped_detection_metrics(scored_test, "source", threshold).set_index("source")
+    per_source = per_source.drop(index="overall", errors="ignore")
+    return {
+        "overall": detection_metrics(scored_test["label"], scored_test["score"], threshold),
+        "per_generator": per_generator,
+        "per_source": {str(k): v for k, v in per_source.to_dict(orient="index").items()},
+    }
+
+
+def evaluate_and_log_detector(
+    model: nn.Module,
+    manifest: pd.DataFrame,
+    report: Mapping[str, Any],
+    *,
+    settings: EvaluationSettings,
+) -> dict[str, Any]:
+    """Choose the threshold on validation, evaluate on test, log metrics, tables and plots.
+
+    Logged into the detector's run: ``val_*`` and ``test_*`` metrics (accuracy, precision, recall,
+    F1, ROC-AUC, AP, EER, threshold), ``test_<generator>_*`` per generator, the per-generator and
+    per-source tables, the confusion matrix and ROC curves (overall and per generator).
+    """
+    backbone, image_size = str(report["backbone"]), int(report["image_size"])
+    score = {"image_size": image_size, "backbone": backbone, "batch_size": settings.batch_size}
+    val = score_detector(model, split_frame(manifest, "val"), **score)
+    test = score_detector(model, split_frame(manifest, "test"), **score)
+    threshold = choose_threshold(
+        val["label"], val["score"], rule=settings.threshold_rule, fixed=settings.fixed_threshold
+    )
+    val_metrics = detection_metrics(val["label"], val["score"], threshold)
+    test_metrics = metrics_by_scope(test, threshold)
+    name = detector_name(backbone, str(report["variant"]))
+    import mlflow
+
+    with model_run(run_id=str(report["run_id"])):
+        mlflow.log_metrics(_prefixed("val", val_metrics) | _prefixed("test", test_metrics["overall"]))
+        for generator, metrics in test_metrics["per_generator"].items():
+            mlflow.log_metrics(_prefixed(f"test_{generator}", metrics))
+        mlflow.log_param("threshold_rule", settings.threshold_rule)
+        log_table(_metrics_frame(test_metrics["per_generator"], "generator"), "tables/per_generator_metrics")
+        log_table(_metrics_frame(test_metrics["per_source"], "source"), "tables/per_source_metrics")
+        log_json({"threshold": threshold, "val": val_metrics, "test": test_metrics}, "metrics.json")
+        log_figure(
+            confusion_matrix_figure(
+                detection_confusion_matrix(test_metrics["overall"]), title=f"{name} (test)"
+            ),
+            "plots/confusion_matrix.png",
+        )
+        log_figure(roc_curves_figure(_roc_inputs(test), title=f"{name} (test)"), "plots/roc_curves.png")
+    logger.info(
+        "%s: threshold %.4f, val F1 %.4f, test F1 %.4f",
+        name,
+        threshold,
+        val_metrics["f1"],
+        test_metrics["overall"]["f1"],
+    )
+    return {**report, "threshold": threshold, "val": val_metrics, "test": test_metrics}
+
+
+def _prefixed(prefix: str, metrics: Mapping[str, Any]) -> dict[str, float]:
+    keys = (*SCORE_METRICS, "threshold")
+    return {f"{prefix}_{k}": float(metrics[k]) for k in keys if k in metrics and np.isfinite(metrics[k])}
+
+
+def _metrics_frame(metrics: Mapping[str, Mapping[str, Any]], key: str) -> pd.DataFrame:
+    return pd.DataFrame([{key: name, **values} for name, values in metrics.items()])
+
+
+def _roc_inputs(scored: pd.DataFrame) -> dict[str, tuple[Any, Any]]:
+    curves = {"overall": (scored["label"], scored["score"])}
+    for generator, subset in generator_subsets(scored).items():
+        curves[generator] = (subset["label"], subset["score"])
+    return curves

@@ -1,0 +1,103 @@
+"""Ingestion and splitting: configured sources → a checked manifest → leakage-free splits.
+
+DVC-aware: when the data root holds a ``.dvc`` pointer, the tracked data is made present first
+(pulled, or regenerated and verified for the demo data) and its md5 is recorded next to the
+content fingerprint of every source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from facetransfer.config import DataSettings
+from facetransfer.data.hashing import fingerprint_lines, source_fingerprints
+from facetransfer.data.manifest import build_manifest
+from facetransfer.data.splitting import assign_splits, split_counts_by_stratum, validate_ratios
+from facetransfer.data.versioning import ensure_data, read_dvc_md5
+
+logger = logging.getLogger(__name__)
+
+Kind = Literal["segmentation", "detection"]
+QUARANTINE_REPORT_ROWS = 200
+"""Quarantined files listed in a report (all of them go to the logged quarantine table)."""
+
+
+def ingest(
+    settings: DataSettings, kind: Kind, *, base: str | Path
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Build the (unsplit) manifest of the ``kind`` sources.
+
+    Args:
+        settings: data settings of the run.
+        kind: which sources: ``segmentation`` or ``detection``.
+        base: folder the settings' ``root`` is relative to (the ZenML repository root).
+
+    Returns:
+        The manifest (``split`` empty), the quarantine table and a JSON-serialisable report with
+        the DVC md5, per-source fingerprints, the content ``data_hash`` and the counts.
+    """
+    root = settings.root_path(base)
+    dvc_file = root / settings.dvc_file
+    dvc_md5 = None
+    if dvc_file.is_file():
+        status = ensure_data(root, data_dir=Path(settings.dvc_file).stem)
+        dvc_md5 = status.md5 or read_dvc_md5(dvc_file)
+        logger.info("data %s: %s (md5 %s)", status.data_dir, status.action, dvc_md5)
+    sources = settings.segmentation_sources if kind == "segmentation" else settings.detection_sources
+    result = build_manifest(
+        sources,
+        root=root,
+        split_ratios=None,
+        cache_dir=settings.resolve(settings.cache_dir, base),
+        max_image_pixels=settings.max_image_pixels,
+    )
+    report = {
+        "kind": kind,
+        "data_dvc_md5": dvc_md5,
+        "data_hash": result.report["data_fingerprint"],
+        "fingerprints": result.report["fingerprints"],
+        "counts": {k: v for k, v in result.report["counts"].items() if k != "by_stratum"},
+        "duplicates": result.report["duplicates"],
+        "label_conflicts": result.report["label_conflicts"],
+        "quarantine_by_check": result.report["quarantine_by_check"],
+        "quarantine": result.quarantine.head(QUARANTINE_REPORT_ROWS).to_dict(orient="records"),
+        "hashing": result.report["hashing"],
+        "generators": sorted(result.manifest["generator"].dropna().unique().tolist()),
+    }
+    if result.manifest.empty:
+        raise ValueError(
+            f"no usable {kind} images in the configured sources ({', '.join(s.name for s in sources)}); "
+            f"quarantined: {report['quarantine_by_check']}"
+        )
+    return result.manifest, result.quarantine, report
+
+
+def split(manifest: pd.DataFrame, settings: DataSettings) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Assign train/val/test: seeded, stable, leakage-free (see ``facetransfer.data.splitting``).
+
+    Identical files (same sha256) and images of one identity always share a split.
+    """
+    ratios = validate_ratios(settings.split_ratios)
+    frame = manifest.assign(split=assign_splits(manifest, ratios=ratios, seed=settings.split_seed))
+    report = {
+        "ratios": list(ratios),
+        "seed": settings.split_seed,
+        "by_split": {str(k): int(v) for k, v in frame["split"].value_counts().sort_index().items()},
+        "by_stratum": split_counts_by_stratum(frame),
+    }
+    return frame, report
+
+
+def manifest_fingerprint(manifest: pd.DataFrame) -> str:
+    """Content hash of a manifest (the same as its ingestion report's ``data_hash``)."""
+    return fingerprint_lines(f"{name} {digest}" for name, digest in source_fingerprints(manifest).items())
+
+
+def combined_data_hash(*hashes: str) -> str:
+    """One hash of several manifests' content hashes (segmentation + detection)."""
+    return hashlib.sha256("\n".join(hashes).encode()).hexdigest()

@@ -1,0 +1,182 @@
+"""Register the run's best models and apply the promotion rule to the detector."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from facetransfer.config import PromotionSettings
+from facetransfer.promotion import ModelScores, PromotionDecision, decide_promotion
+from facetransfer.tracking.registry import CHALLENGER, CHAMPION, register_run_model, set_version_tags
+from facetransfer.tracking.runs import log_json, log_table
+
+logger = logging.getLogger(__name__)
+
+
+def register_and_promote(
+    comparison: Mapping[str, Any],
+    champion: Mapping[str, Any],
+    *,
+    settings: PromotionSettings,
+    provenance: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Register the best detector and its segmenter; move ``champion`` only if the rule says so.
+
+    The detector version is tagged with what the promotion rule and later runs need: threshold,
+    image size, backbone, variant, data hash, the generators it was trained and evaluated on and
+    its test metrics. The segmenter that fed the champion detector gets the segmenter's
+    ``champion`` alias too, so the registry keeps the lineage.
+
+    Args:
+        comparison: output of ``compare_and_log``.
+        champion: output of ``evaluate_champion`` (the champion on the current test split).
+        settings: promotion metric, tolerance and registered model names.
+        provenance: tags of the run (data hash, git commit, ZenML run id, ...).
+
+    Returns:
+        The decision (``promoted``, ``reason``), the registered versions and the comparison rows.
+    """
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    detector = comparison["best_detector"]
+    segmenter = _segmenter_of(comparison, detector)
+    segmenter_version = register_run_model(
+        client,
+        name=settings.segmenter_model,
+        run_id=str(segmenter["run_id"]),
+        model_uri=segmenter.get("model_uri"),
+        tags={
+            **provenance,
+            "backbone": segmenter["backbone"],
+            "scheme": segmenter["scheme"],
+            "image_size": segmenter["image_size"],
+            "test_pixel_accuracy": segmenter["test"]["pixel_accuracy"],
+        },
+        description=f"DeepLabV3+ face parser, {segmenter['backbone']} backbone",
+    )
+    detector_version = register_run_model(
+        client,
+        name=settings.detector_model,
+        run_id=str(detector["run_id"]),
+        model_uri=detector.get("model_uri"),
+        tags=_detector_tags(detector, provenance, segmenter_version.version),
+        description=(
+            f"Real-vs-generated face detector, {detector['backbone']} backbone, "
+            f"transfer '{detector['variant']}'"
+        ),
+    )
+    decision = _decide(detector, champion, detector_version.version, settings)
+    if decision.promote:
+        client.set_registered_model_alias(settings.detector_model, CHAMPION, detector_version.version)
+        client.set_registered_model_alias(settings.segmenter_model, CHAMPION, segmenter_version.version)
+        if _alias_target(client, settings.detector_model, CHALLENGER) == str(detector_version.version):
+            client.delete_registered_model_alias(settings.detector_model, CHALLENGER)
+    elif str(champion.get("version")) != str(detector_version.version):
+        client.set_registered_model_alias(settings.detector_model, CHALLENGER, detector_version.version)
+    outcome = "promoted" if decision.promote else "not promoted"
+    set_version_tags(
+        client,
+        settings.detector_model,
+        detector_version.version,
+        {
+            "promotion.decision": outcome,
+            "promotion.reason": decision.reason,
+            "promotion.compared_to": champion.get("version", "none"),
+        },
+    )
+    _log_decision(decision, detector_version.version, champion, settings)
+    logger.info(
+        "%s version %s %s: %s", settings.detector_model, detector_version.version, outcome, decision.reason
+    )
+    return {
+        "promoted": decision.promote,
+        "reason": decision.reason,
+        "detector_model": settings.detector_model,
+        "detector_version": str(detector_version.version),
+        "segmenter_model": settings.segmenter_model,
+        "segmenter_version": str(segmenter_version.version),
+        "champion_before": champion.get("version"),
+        "comparison": decision.comparison.to_dict(orient="records"),
+    }
+
+
+def _segmenter_of(comparison: Mapping[str, Any], detector: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The segmenter the detector was transferred from; for ``none``, the run's best segmenter."""
+    for report in comparison["segmenters"]:
+        if report["run_id"] == detector.get("segmenter_run_id"):
+            return report
+    return comparison["best_segmenter"]
+
+
+def _detector_tags(
+    detector: Mapping[str, Any], provenance: Mapping[str, Any], segmenter_version: str
+) -> dict:
+    test = detector["test"]
+    return {
+        **provenance,
+        "backbone": detector["backbone"],
+        "variant": detector["variant"],
+        "threshold": detector["threshold"],
+        "image_size": detector["image_size"],
+        "generators_trained": detector["generators_trained"],
+        "evaluated_generators": sorted(test["per_generator"]),
+        "test_metrics": {k: test["overall"][k] for k in ("accuracy", "precision", "recall", "f1", "roc_auc")},
+        "test_per_generator_f1": {g: m["f1"] for g, m in test["per_generator"].items()},
+        "segmenter_version": segmenter_version,
+    }
+
+
+def _decide(
+    detector: Mapping[str, Any], champion: Mapping[str, Any], version: str, settings: PromotionSettings
+) -> PromotionDecision:
+    challenger = ModelScores(detector["test"]["overall"], detector["test"]["per_generator"])
+    if not champion.get("exists"):
+        return decide_promotion(challenger, None, metric=settings.metric, tolerance=settings.tolerance)
+    current = ModelScores(champion["test"]["overall"], champion["test"]["per_generator"])
+    if str(champion["version"]) == str(version):
+        decision = decide_promotion(challenger, current, metric=settings.metric, tolerance=settings.tolerance)
+        return PromotionDecision(
+            True, f"version {version} is already the champion (unchanged data and code)", decision.comparison
+        )
+    return decide_promotion(
+        challenger,
+        current,
+        metric=settings.metric,
+        tolerance=settings.tolerance,
+        champion_generators=list(champion.get("evaluated_generators") or champion["test"]["per_generator"]),
+    )
+
+
+def _alias_target(client: Any, name: str, alias: str) -> str | None:
+    from facetransfer.tracking.registry import alias_version
+
+    version = alias_version(client, name, alias)
+    return None if version is None else str(version.version)
+
+
+def _log_decision(
+    decision: PromotionDecision, version: str, champion: Mapping[str, Any], settings: PromotionSettings
+) -> None:
+    import mlflow
+
+    mlflow.set_tags(
+        {
+            "promotion.decision": "promoted" if decision.promote else "not promoted",
+            "promotion.reason": decision.reason[:5000],
+            "promotion.candidate_version": version,
+        }
+    )
+    log_table(decision.comparison, "tables/promotion_comparison")
+    log_json(
+        {
+            "promoted": decision.promote,
+            "reason": decision.reason,
+            "candidate_version": version,
+            "champion_version": champion.get("version"),
+            "metric": settings.metric,
+            "tolerance": settings.tolerance,
+        },
+        "promotion_decision.json",
+    )

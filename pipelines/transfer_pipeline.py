@@ -1,0 +1,139 @@
+"""transfer_pipeline: face-parsing data and real/generated images in, a champion detector out.
+
+    ingest_segmentation_data -> split -> validate --> train_segmenter[b] -> evaluate_segmenter[b]
+                                                           |  (weights: last, all)
+    ingest_detection_data -> split -> validate --+--> train_detector[b x v] -> evaluate_detector[b x v]
+                                                 +--> evaluate_champion (first: the model in service)
+    compare_models (Table 1, Table 2, best by validation) -> register_and_promote (MLflow registry)
+
+Wiring only: every step calls ``facetransfer``. Run with
+``zenml pipeline run pipelines.transfer_pipeline -c zenml_config.yaml``.
+"""
+
+from zenml import pipeline
+from zenml.config import CachePolicy, ResourceSettings
+from zenml.enums import ExecutionMode
+
+from facetransfer.config import (
+    DataSettings,
+    EvaluationSettings,
+    ModelTrainingSettings,
+    PromotionSettings,
+    RunConfig,
+)
+from facetransfer.models import BACKBONES, VARIANTS
+from facetransfer.validation import ValidationBounds
+from steps import (
+    compare_models,
+    evaluate_champion,
+    evaluate_detector,
+    evaluate_segmenter,
+    ingest_detection_data,
+    ingest_segmentation_data,
+    register_and_promote,
+    split_data,
+    train_detector,
+    train_segmenter,
+    validate_detection_data,
+    validate_segmentation_data,
+)
+from steps.hooks import record_failure
+
+
+@pipeline(
+    enable_cache=True,
+    # Steps are thin; the work is in `facetransfer`, so its code is part of every cache key.
+    cache_policy=CachePolicy(cache_func="facetransfer.provenance.library_code_hash"),
+    on_failure=record_failure,
+    # A failed step (e.g. data validation) stops the run: nothing downstream, nothing unrelated.
+    execution_mode=ExecutionMode.STOP_ON_FAILURE,
+)
+def transfer_pipeline(
+    data: DataSettings,
+    validation: ValidationBounds = ValidationBounds(),  # noqa: B008 - immutable pydantic defaults
+    segmenter: ModelTrainingSettings = ModelTrainingSettings(),  # noqa: B008
+    detector: ModelTrainingSettings = ModelTrainingSettings(),  # noqa: B008
+    evaluation: EvaluationSettings = EvaluationSettings(),  # noqa: B008
+    promotion: PromotionSettings = PromotionSettings(),  # noqa: B008
+    backbones: list[str] = list(BACKBONES),  # noqa: B006
+    variants: list[str] = list(VARIANTS),  # noqa: B006
+    training_resources: ResourceSettings = ResourceSettings(),  # noqa: B008
+) -> None:
+    """Train the face parser per backbone, transfer it into detectors, evaluate, promote.
+
+    Args:
+        data: sources, cache, DVC pointer, split.
+        validation: bounds of the great-expectations suites.
+        segmenter: segmenter training settings.
+        detector: detector training settings.
+        evaluation: threshold rule and evaluation batch size.
+        promotion: selection metric, promotion metric and tolerance, registered model names.
+        backbones: backbones to train (``resnet50``, ``mobilenet_v3_large``).
+        variants: detector variants per backbone (``none``, ``last``, ``all``).
+        training_resources: ZenML resource request of the training steps (e.g. ``gpu_count: 1``),
+            so orchestrators that schedule by resources place them on GPU nodes.
+    """
+    config = RunConfig(
+        data=data,
+        validation=validation,
+        segmenter=segmenter,
+        detector=detector,
+        evaluation=evaluation,
+        promotion=promotion,
+        backbones=backbones,
+        variants=variants,
+    )
+    segmentation_manifest, segmentation_report = ingest_segmentation_data(data=data)
+    detection_manifest, detection_report = ingest_detection_data(data=data, promotion=promotion)
+    segmentation_split, _ = split_data.with_options(substitutions={"kind": "segmentation"})(
+        segmentation_manifest, data, id="split_segmentation_data"
+    )
+    detection_split, _ = split_data.with_options(substitutions={"kind": "detection"})(
+        detection_manifest, data, id="split_detection_data"
+    )
+    segmentation_data, _, _ = validate_segmentation_data(segmentation_split, validation, data)
+    detection_data, _, _ = validate_detection_data(detection_split, validation)
+    champion = evaluate_champion(detection_data, promotion, evaluation)
+
+    on_accelerator = {"resources": training_resources}
+    segmenter_evaluations, detector_evaluations = [], []
+    for backbone in config.backbones:
+        names = {"backbone": backbone}
+        model, report = train_segmenter.with_options(substitutions=names, settings=on_accelerator)(
+            segmentation_data,
+            backbone,
+            segmenter,
+            data,
+            id=f"train_segmenter_{backbone}",
+            after="evaluate_champion",
+        )
+        segmenter_evaluations.append(
+            evaluate_segmenter.with_options(substitutions=names)(
+                model, segmentation_data, report, evaluation, data, id=f"evaluate_segmenter_{backbone}"
+            )
+        )
+        for variant in config.variants:
+            names = {"backbone": backbone, "variant": variant}
+            transfer = {} if variant == "none" else {"segmenter": model, "segmenter_report": report}
+            detector_model, detector_report = train_detector.with_options(
+                substitutions=names, settings=on_accelerator
+            )(
+                detection_data,
+                backbone,
+                variant,
+                detector,
+                id=f"train_detector_{backbone}_{variant}",
+                after="evaluate_champion",
+                **transfer,
+            )
+            detector_evaluations.append(
+                evaluate_detector.with_options(substitutions=names)(
+                    detector_model,
+                    detection_data,
+                    detector_report,
+                    evaluation,
+                    id=f"evaluate_detector_{backbone}_{variant}",
+                )
+            )
+    comparison = compare_models(segmenter_evaluations, detector_evaluations, promotion)
+    register_and_promote(comparison, champion, segmentation_report, detection_report, promotion)

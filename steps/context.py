@@ -1,0 +1,39 @@
+"""What steps read from their ZenML context: the project root, provenance tags, checkpoint paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from zenml import get_step_context
+from zenml.utils import source_utils
+
+from facetransfer.provenance import library_code_hash
+from facetransfer.tracking.runs import git_commit
+from facetransfer.workflow.runs import PIPELINE_RUN_TAG
+
+
+def project_root() -> Path:
+    """The ZenML source root (where ``zenml init`` ran): relative config paths start here."""
+    return Path(source_utils.get_source_root())
+
+
+def provenance_tags(**extra: object) -> dict[str, str]:
+    """Tags tying an MLflow run or model version to this pipeline run, the code and the data."""
+    run = get_step_context().pipeline_run
+    tags = {
+        PIPELINE_RUN_TAG: str(run.id),
+        "zenml.run_id": str(run.id),
+        "zenml.run_name": run.name,
+        "git.commit": git_commit(project_root()),
+        "code.library_hash": library_code_hash()[:16],
+    }
+    tags.update({key: str(value) for key, value in extra.items()})
+    return tags
+
+
+def checkpoint_dir(name: str) -> Path:
+    """Resumable-checkpoint folder of one training step, keyed by the library code.
+
+    A crashed run resumes from here when rerun with the same code; a code change starts fresh.
+    """
+    return project_root() / ".local" / "checkpoints" / f"{name}-{library_code_hash()[:12]}"

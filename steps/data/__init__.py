@@ -1,0 +1,1 @@
+"""ZenML steps of this stage (thin wrappers around ``facetransfer``)."""

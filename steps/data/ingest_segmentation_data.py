@@ -1,0 +1,45 @@
+"""Step: read the face-parsing sources into a manifest (DVC-aware)."""
+
+from typing import Annotated
+
+import pandas as pd
+from zenml import log_metadata, step
+
+from facetransfer.config import DataSettings
+from facetransfer.tracking.runs import log_json, log_table
+from facetransfer.workflow.ingestion import ingest
+from steps.context import project_root
+from steps.materializers import ContentHashedDataFrameMaterializer
+
+
+@step(
+    enable_cache=False,  # must look at the files; downstream caching follows the manifest's content
+    experiment_tracker=True,
+    output_materializers={"segmentation_manifest": ContentHashedDataFrameMaterializer},
+)
+def ingest_segmentation_data(
+    data: DataSettings,
+) -> tuple[Annotated[pd.DataFrame, "segmentation_manifest"], Annotated[dict, "segmentation_ingest_report"]]:
+    """Build the segmentation manifest (image + mask pairs) of the configured sources.
+
+    Args:
+        data: data settings (sources, cache, DVC pointer).
+
+    Returns:
+        The unsplit manifest and the ingestion report (DVC md5, per-source fingerprints, counts,
+        quarantined files with their reasons).
+    """
+    manifest, quarantine, report = ingest(data, "segmentation", base=project_root())
+    log_table(quarantine, "data/segmentation_quarantine")
+    log_json(report, "data/segmentation_ingest_report.json")
+    log_metadata(
+        {
+            "data_hash": report["data_hash"],
+            "data_dvc_md5": str(report["data_dvc_md5"]),
+            "rows": len(manifest),
+            "quarantined": len(quarantine),
+        },
+        infer_artifact=True,
+        artifact_name="segmentation_manifest",
+    )
+    return manifest, report

@@ -1,0 +1,56 @@
+"""Step: train one detector variant (no transfer, transfer "last", transfer "all")."""
+
+from typing import Annotated
+
+import pandas as pd
+from torch import nn
+from zenml import step
+
+from facetransfer.config import ModelTrainingSettings
+from facetransfer.workflow.detector import train_and_log_detector
+from facetransfer.workflow.ingestion import manifest_fingerprint
+from steps.context import checkpoint_dir, provenance_tags
+
+
+@step(experiment_tracker=True)
+def train_detector(
+    manifest: pd.DataFrame,
+    backbone: str,
+    variant: str,
+    settings: ModelTrainingSettings,
+    segmenter: nn.Module | None = None,
+    segmenter_report: dict | None = None,
+) -> tuple[
+    Annotated[nn.Module, "detector_{backbone}_{variant}"],
+    Annotated[dict, "detector_{backbone}_{variant}_report"],
+]:
+    """Train a real-vs-generated detector, initialised from the segmenter for ``last``/``all``.
+
+    Logged as MLflow run ``detector-<backbone>-<variant>`` (params, per-epoch metrics, model).
+
+    Args:
+        manifest: validated, split detection manifest.
+        backbone: ``resnet50`` or ``mobilenet_v3_large``.
+        variant: ``none``, ``last`` or ``all``.
+        settings: detector training settings.
+        segmenter: the trained segmenter of ``backbone`` (not given for ``none``, so that
+            variant does not depend on, or rerun with, the segmenter).
+        segmenter_report: the segmenter's training report (its MLflow run, for lineage).
+
+    Returns:
+        The trained detector and its training report.
+    """
+    generators = sorted(manifest.loc[manifest["split"] == "train", "generator"].dropna().unique())
+    model, report = train_and_log_detector(
+        manifest,
+        segmenter,
+        backbone=backbone,
+        variant=variant,
+        settings=settings,
+        checkpoint_dir=checkpoint_dir(f"detector-{backbone}-{variant}"),
+        tags=provenance_tags(
+            **{"data.hash": manifest_fingerprint(manifest), "data.generators": ",".join(generators)}
+        ),
+        segmenter_run_id=segmenter_report["run_id"] if segmenter_report else None,
+    )
+    return model, report

@@ -1,0 +1,41 @@
+"""Step: train the DeepLabV3+ face parser of one backbone."""
+
+from typing import Annotated
+
+import pandas as pd
+from torch import nn
+from zenml import step
+
+from facetransfer.classes import get_scheme
+from facetransfer.config import DataSettings, ModelTrainingSettings
+from facetransfer.workflow.ingestion import manifest_fingerprint
+from facetransfer.workflow.segmenter import train_and_log_segmenter
+from steps.context import checkpoint_dir, provenance_tags
+
+
+@step(experiment_tracker=True)
+def train_segmenter(
+    manifest: pd.DataFrame, backbone: str, settings: ModelTrainingSettings, data: DataSettings
+) -> tuple[Annotated[nn.Module, "segmenter_{backbone}"], Annotated[dict, "segmenter_{backbone}_report"]]:
+    """Train on the train split with early stopping on the validation loss (GPU if present).
+
+    Logged as MLflow run ``segmenter-<backbone>`` (params, per-epoch metrics, model).
+
+    Args:
+        manifest: validated, split segmentation manifest.
+        backbone: ``resnet50`` or ``mobilenet_v3_large``.
+        settings: segmenter training settings.
+        data: gives the class scheme.
+
+    Returns:
+        The trained segmenter and its training report.
+    """
+    model, report = train_and_log_segmenter(
+        manifest,
+        backbone=backbone,
+        settings=settings,
+        scheme=get_scheme(data.class_scheme),
+        checkpoint_dir=checkpoint_dir(f"segmenter-{backbone}"),
+        tags=provenance_tags(**{"data.hash": manifest_fingerprint(manifest)}),
+    )
+    return model, report

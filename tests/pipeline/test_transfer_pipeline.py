@@ -1,0 +1,106 @@
+"""End to end: transfer_pipeline on tiny demo data through the real local stack.
+
+ZenML (local orchestrator, SQLite store), MLflow (SQLite tracking + registry), DVC (local
+remote) and great-expectations all run for real, in a temporary copy of the project. The tests
+run in order and share one project: first run, identical rerun, a changed detector parameter,
+then a run whose data fails validation.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.pipeline.project import TINY_DEMO, Project
+
+pytestmark = pytest.mark.slow
+
+BACKBONE = "mobilenet_v3_large"
+TRAINING_STEPS = [f"train_segmenter_{BACKBONE}"] + [f"train_detector_{BACKBONE}_{v}" for v in ("none", "last", "all")]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    project = Project.create(tmp_path_factory.mktemp("e2e"))
+    project.facetransfer("demo-data", "--out", "data", *TINY_DEMO)
+    setup = project.facetransfer("setup")
+    assert "facetransfer-local" in setup.stdout
+    again = project.facetransfer("setup")  # idempotent: nothing registered twice
+    assert "registered" not in again.stdout
+    return project
+
+
+def test_first_run_trains_logs_and_registers_a_champion(project: Project) -> None:
+    project.pipeline("configs/tiny.yaml")
+    status = project.last_run()
+    assert status["run"] == "completed"
+    assert all(status["steps"][step] == "completed" for step in TRAINING_STEPS)
+
+    client = project.mlflow()
+    experiment = client.get_experiment_by_name("transfer_pipeline")
+    runs = {run.info.run_name: run for run in client.search_runs([experiment.experiment_id])}
+    expected = {f"segmenter-{BACKBONE}", *(f"detector-{BACKBONE}-{v}" for v in ("none", "last", "all"))}
+    assert expected <= set(runs)
+    segmenter = runs[f"segmenter-{BACKBONE}"]
+    assert 0.0 <= segmenter.data.metrics["test_pixel_accuracy"] <= 1.0
+    assert segmenter.data.params["pretrained_loaded"] == "False"  # no weights in the test's torch cache
+    for variant in ("none", "last", "all"):
+        detector = runs[f"detector-{BACKBONE}-{variant}"]
+        for metric in ("test_accuracy", "test_precision", "test_recall", "test_f1", "test_roc_auc", "val_f1"):
+            assert metric in detector.data.metrics, (variant, metric)
+        assert "train_loss" in detector.data.metrics and "val_loss" in detector.data.metrics
+        assert detector.data.tags["data.hash"] and detector.data.tags["zenml.run_id"]
+        assert detector.data.tags.get("mlflow.parentRunId"), "model runs are nested under the pipeline run"
+        artifacts = {a.path for a in client.list_artifacts(detector.info.run_id, "plots")}
+        assert {"plots/confusion_matrix.png", "plots/roc_curves.png"} <= artifacts
+    parent_id = runs[f"detector-{BACKBONE}-all"].data.tags["mlflow.parentRunId"]
+    tables = {a.path for a in client.list_artifacts(parent_id, "tables")}
+    assert {"tables/table_2_detection.csv", "tables/table_2_detection.md", "tables/table_1_segmentation.csv"} <= tables
+    table_2 = client.download_artifacts(parent_id, "tables/table_2_detection.md")
+    text = open(table_2, encoding="utf-8").read()
+    assert "| MobileNetV3 Large | — |" in text and "| MobileNetV3 Large | All |" in text
+    validation = {a.path for a in client.list_artifacts(parent_id, "validation")}
+    assert "validation/detection_report.html" in validation
+
+    champion = client.get_model_version_by_alias("deepfake-detector", "champion")
+    assert champion.tags["promotion.decision"] == "promoted"
+    segmenter_champion = client.get_model_version_by_alias("face-segmenter", "champion")
+    assert str(segmenter_champion.version) == champion.tags["segmenter_version"]
+    status_text = project.facetransfer("status").stdout
+    assert f"deepfake-detector@champion: version {champion.version}" in status_text
+
+
+def test_identical_rerun_reuses_every_training_step(project: Project) -> None:
+    client = project.mlflow()
+    versions_before = len(client.search_model_versions("name='deepfake-detector'"))
+    project.pipeline("configs/tiny.yaml")
+    status = project.last_run()
+    assert status["run"] == "completed"
+    assert status["steps"]["ingest_detection_data"] == "completed", "ingestion always looks at the files"
+    for step in TRAINING_STEPS:
+        assert status["steps"][step] == "cached", step
+    assert len(client.search_model_versions("name='deepfake-detector'")) == versions_before
+
+
+def test_changed_detector_parameter_reruns_only_the_detectors(project: Project) -> None:
+    config = project.write_config("detector-lr.yaml", "configs/tiny.yaml", **{"detector.train.learning_rate": 0.0005})
+    project.pipeline(config)
+    steps = project.last_run()["steps"]
+    assert steps[f"train_segmenter_{BACKBONE}"] == "cached"
+    assert steps[f"evaluate_segmenter_{BACKBONE}"] == "cached"
+    for variant in ("none", "last", "all"):
+        assert steps[f"train_detector_{BACKBONE}_{variant}"] == "completed", variant
+
+
+def test_data_failing_validation_stops_before_training(project: Project) -> None:
+    config = project.write_config("strict.yaml", "configs/tiny.yaml", **{"validation.min_images_per_generator": 10_000})
+    result = project.pipeline(config, check=False)
+    assert result.returncode != 0
+    assert "generator_min_images" in result.stdout + result.stderr
+    status = project.last_run()
+    assert status["run"] == "failed"
+    assert status["steps"]["validate_detection_data"] == "failed"
+    assert not any(step.startswith("train_") for step in status["steps"]), "no training step may start"
+    client = project.mlflow()
+    experiment = client.get_experiment_by_name("transfer_pipeline")
+    failed = client.search_runs([experiment.experiment_id], "attributes.status = 'FAILED'")
+    assert any("generator_min_images" in run.data.tags.get("failure.reason", "") for run in failed)
