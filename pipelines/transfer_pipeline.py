@@ -82,6 +82,7 @@ def transfer_pipeline(
         promotion=promotion,
         backbones=backbones,
         variants=variants,
+        training_resources=training_resources.model_dump(exclude_none=True),
     )
     segmentation_manifest, segmentation_report = ingest_segmentation_data(data=data)
     detection_manifest, detection_report = ingest_detection_data(data=data, promotion=promotion)
@@ -135,5 +136,7 @@ def transfer_pipeline(
                     id=f"evaluate_detector_{backbone}_{variant}",
                 )
             )
-    comparison = compare_models(segmenter_evaluations, detector_evaluations, promotion)
+    comparison = compare_models(
+        segmenter_evaluations, detector_evaluations, promotion, config.model_dump(mode="json")
+    )
     register_and_promote(comparison, champion, segmentation_report, detection_report, promotion)

@@ -7,10 +7,11 @@ from typing import Any
 
 import pandas as pd
 
+from facetransfer.evaluation import detection_metrics
 from facetransfer.tracking.registry import CHAMPION, alias_version, json_tag
 from facetransfer.tracking.runs import log_table
-from facetransfer.workflow.detector import generator_subsets, metrics_by_scope, score_detector
-from facetransfer.workflow.runs import split_frame
+from facetransfer.workflow.detector import metrics_by_scope, score_detector
+from facetransfer.workflow.runs import pipeline_run, split_frame
 
 logger = logging.getLogger(__name__)
 
@@ -57,19 +58,9 @@ def evaluate_champion(manifest: pd.DataFrame, *, model_name: str, batch_size: in
     on_new = {}
     for generator in generators_new:
         subset = pd.concat([real_test, scored[scored["generator"] == generator]])
-        on_new[generator] = metrics_by_scope(subset, threshold)["overall"]
-
-    mlflow.log_metrics(_metric_dict("champion/test", test_metrics["overall"]))
-    for generator, metrics in test_metrics["per_generator"].items():
-        mlflow.log_metrics(_metric_dict(f"champion/test/{generator}", metrics))
-    for generator, metrics in on_new.items():
-        mlflow.log_metrics(_metric_dict(f"champion/new/{generator}", metrics))
-    rows = [{"scope": "overall", **test_metrics["overall"]}]
-    rows += [{"scope": g, **m} for g, m in test_metrics["per_generator"].items()]
-    rows += [{"scope": f"new:{g}", **m} for g, m in on_new.items()]
-    log_table(pd.DataFrame(rows), "tables/champion_per_generator")
-    mlflow.set_tag("champion.version", version.version)
-    mlflow.set_tag("data.new_generators", ",".join(generators_new) or "none")
+        on_new[generator] = detection_metrics(subset["label"], subset["score"], threshold)
+    with pipeline_run("evaluate_champion"):
+        _log_champion(str(version.version), test_metrics, on_new)
     for generator, metrics in on_new.items():
         logger.info(
             "champion v%s on new generator %s: F1 %.4f, recall %.4f",
@@ -88,8 +79,22 @@ def evaluate_champion(manifest: pd.DataFrame, *, model_name: str, batch_size: in
         "new_generators": generators_new,
         "test": test_metrics,
         "new_generator_metrics": on_new,
-        "scored_generators": sorted(generator_subsets(test)),
     }
+
+
+def _log_champion(version: str, test_metrics: dict[str, Any], on_new: dict[str, dict[str, Any]]) -> None:
+    import mlflow
+
+    mlflow.log_metrics(_metric_dict("champion/test", test_metrics["overall"]))
+    for generator, metrics in test_metrics["per_generator"].items():
+        mlflow.log_metrics(_metric_dict(f"champion/test/{generator}", metrics))
+    for generator, metrics in on_new.items():
+        mlflow.log_metrics(_metric_dict(f"champion/new/{generator}", metrics))
+    rows = [{"scope": "overall", **test_metrics["overall"]}]
+    rows += [{"scope": g, **m} for g, m in test_metrics["per_generator"].items()]
+    rows += [{"scope": f"new:{g}", **m} for g, m in on_new.items()]
+    log_table(pd.DataFrame(rows), "tables/champion_per_generator")
+    mlflow.set_tags({"champion.version": version, "data.new_generators": ",".join(on_new) or "none"})
 
 
 def _metric_dict(prefix: str, metrics: dict[str, Any]) -> dict[str, float]:

@@ -7,8 +7,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from facetransfer.tracking.runs import log_table
+from facetransfer.tracking.runs import log_json, log_params, log_table
 from facetransfer.tracking.tables import table_1, table_2, to_markdown
+from facetransfer.workflow.runs import pipeline_run
 
 logger = logging.getLogger(__name__)
 
@@ -50,18 +51,19 @@ def compare_and_log(
     import mlflow
 
     first, second = table_1(segmenter_reports), table_2(detector_reports)
-    log_table(first, "tables/table_1_segmentation")
-    log_table(second, "tables/table_2_detection")
-    for report in detector_reports:
-        overall = report["test"]["overall"]
-        prefix = f"table2/{report['backbone']}/{report['variant']}"
-        mlflow.log_metrics(
-            {f"{prefix}/{k}": float(overall[k]) for k in ("accuracy", "precision", "recall", "f1")}
-        )
-    for report in segmenter_reports:
-        mlflow.log_metric(
-            f"table1/{report['backbone']}/pixel_accuracy", float(report["test"]["pixel_accuracy"])
-        )
+    with pipeline_run("compare_models"):
+        log_table(first, "tables/table_1_segmentation")
+        log_table(second, "tables/table_2_detection")
+        for report in detector_reports:
+            overall = report["test"]["overall"]
+            prefix = f"table2/{report['backbone']}/{report['variant']}"
+            mlflow.log_metrics(
+                {f"{prefix}/{k}": float(overall[k]) for k in ("accuracy", "precision", "recall", "f1")}
+            )
+        for report in segmenter_reports:
+            mlflow.log_metric(
+                f"table1/{report['backbone']}/pixel_accuracy", float(report["test"]["pixel_accuracy"])
+            )
     detector, segmenter = best_detector(detector_reports, selection_metric), best_segmenter(segmenter_reports)
     logger.info("Table 1 (segmentation, test split):\n%s", to_markdown(first))
     logger.info("Table 2 (detection, test split):\n%s", to_markdown(second))
@@ -76,6 +78,13 @@ def compare_and_log(
         "segmenters": [dict(r) for r in segmenter_reports],
         "detectors": [dict(r) for r in detector_reports],
     }
+
+
+def log_run_config(config: Mapping[str, Any]) -> None:
+    """Every parameter of the run on the pipeline's MLflow run (params + ``run_config.json``)."""
+    with pipeline_run("compare_models"):
+        log_params(config)
+        log_json(config, "run_config.json")
 
 
 def _finite(value: Any) -> float:

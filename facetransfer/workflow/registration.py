@@ -10,6 +10,7 @@ from facetransfer.config import PromotionSettings
 from facetransfer.promotion import ModelScores, PromotionDecision, decide_promotion
 from facetransfer.tracking.registry import CHALLENGER, CHAMPION, register_run_model, set_version_tags
 from facetransfer.tracking.runs import log_json, log_table
+from facetransfer.workflow.runs import pipeline_run
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,8 @@ def register_and_promote(
             "promotion.compared_to": champion.get("version", "none"),
         },
     )
-    _log_decision(decision, detector_version.version, champion, settings)
+    with pipeline_run("register_and_promote"):
+        _log_decision(decision, detector_version.version, champion, settings)
     logger.info(
         "%s version %s %s: %s", settings.detector_model, detector_version.version, outcome, decision.reason
     )

@@ -30,6 +30,23 @@ def model_run(
         yield run
 
 
+@contextmanager
+def pipeline_run(name: str) -> Iterator[Any]:
+    """The pipeline's run: the active one inside a ZenML step, else a new run called ``name``.
+
+    Stages that log run-level results (tables, decisions, validation reports) use it, so they
+    also work outside a pipeline without leaving a run open.
+    """
+    import mlflow
+
+    active = mlflow.active_run()
+    if active is not None:
+        yield active
+        return
+    with mlflow.start_run(run_name=name) as run:
+        yield run
+
+
 def log_epoch_metrics(epoch: int, metrics: Mapping[str, Any]) -> None:
     """``epoch_callback`` of the trainers: per-epoch losses and metrics as MLflow metric steps."""
     import mlflow

@@ -58,20 +58,26 @@ class Project:
         project.run("git", "init", "--quiet")
         return project
 
-    def run(self, *command: str, check: bool = True, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *command: str, check: bool = True, timeout: float = 1200
+    ) -> subprocess.CompletedProcess[str]:
         """Run a command in the project; on failure the assertion shows its output."""
         result = subprocess.run(
             command, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
         )
         if check:
-            assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+            assert result.returncode == 0, (
+                f"{' '.join(command)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+            )
         return result
 
     def facetransfer(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run(str(BIN / "facetransfer"), *args, check=check)
 
     def pipeline(self, config: str, *, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run(str(BIN / "zenml"), "pipeline", "run", "pipelines.transfer_pipeline", "-c", config, check=check)
+        return self.run(
+            str(BIN / "zenml"), "pipeline", "run", "pipelines.transfer_pipeline", "-c", config, check=check
+        )
 
     def last_run(self) -> dict:
         """Status of the latest pipeline run and of each of its steps (``completed``, ``cached``, ...)."""

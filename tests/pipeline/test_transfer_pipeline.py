@@ -8,6 +8,8 @@ then a run whose data fails validation.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.pipeline.project import TINY_DEMO, Project
@@ -15,7 +17,9 @@ from tests.pipeline.project import TINY_DEMO, Project
 pytestmark = pytest.mark.slow
 
 BACKBONE = "mobilenet_v3_large"
-TRAINING_STEPS = [f"train_segmenter_{BACKBONE}"] + [f"train_detector_{BACKBONE}_{v}" for v in ("none", "last", "all")]
+TRAINING_STEPS = [f"train_segmenter_{BACKBONE}"] + [
+    f"train_detector_{BACKBONE}_{v}" for v in ("none", "last", "all")
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +58,13 @@ def test_first_run_trains_logs_and_registers_a_champion(project: Project) -> Non
         assert {"plots/confusion_matrix.png", "plots/roc_curves.png"} <= artifacts
     parent_id = runs[f"detector-{BACKBONE}-all"].data.tags["mlflow.parentRunId"]
     tables = {a.path for a in client.list_artifacts(parent_id, "tables")}
-    assert {"tables/table_2_detection.csv", "tables/table_2_detection.md", "tables/table_1_segmentation.csv"} <= tables
+    assert {
+        "tables/table_2_detection.csv",
+        "tables/table_2_detection.md",
+        "tables/table_1_segmentation.csv",
+    } <= tables
     table_2 = client.download_artifacts(parent_id, "tables/table_2_detection.md")
-    text = open(table_2, encoding="utf-8").read()
+    text = Path(table_2).read_text(encoding="utf-8")
     assert "| MobileNetV3 Large | — |" in text and "| MobileNetV3 Large | All |" in text
     validation = {a.path for a in client.list_artifacts(parent_id, "validation")}
     assert "validation/detection_report.html" in validation
@@ -82,7 +90,9 @@ def test_identical_rerun_reuses_every_training_step(project: Project) -> None:
 
 
 def test_changed_detector_parameter_reruns_only_the_detectors(project: Project) -> None:
-    config = project.write_config("detector-lr.yaml", "configs/tiny.yaml", **{"detector.train.learning_rate": 0.0005})
+    config = project.write_config(
+        "detector-lr.yaml", "configs/tiny.yaml", **{"detector.train.learning_rate": 0.0005}
+    )
     project.pipeline(config)
     steps = project.last_run()["steps"]
     assert steps[f"train_segmenter_{BACKBONE}"] == "cached"
@@ -92,7 +102,9 @@ def test_changed_detector_parameter_reruns_only_the_detectors(project: Project) 
 
 
 def test_data_failing_validation_stops_before_training(project: Project) -> None:
-    config = project.write_config("strict.yaml", "configs/tiny.yaml", **{"validation.min_images_per_generator": 10_000})
+    config = project.write_config(
+        "strict.yaml", "configs/tiny.yaml", **{"validation.min_images_per_generator": 10_000}
+    )
     result = project.pipeline(config, check=False)
     assert result.returncode != 0
     assert "generator_min_images" in result.stdout + result.stderr

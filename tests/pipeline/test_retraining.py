@@ -1,0 +1,146 @@
+"""End to end: a new generator arrives, the scheduled command notices, champion vs challenger.
+
+Generators A, B (tconv, nearest_conv) → first `facetransfer retrain` trains the champion; a
+second one finds nothing new; C (pixel_shuffle, a family held out of the demo) is added with
+`facetransfer add-generator` → `facetransfer retrain` measures the champion on C before
+training, trains a challenger with the segmenter reused from cache, and applies the rule.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.pipeline.project import TINY_DEMO, Project
+
+pytestmark = pytest.mark.slow
+
+CONFIG = "configs/tiny.yaml"
+BACKBONE = "mobilenet_v3_large"
+DETECTOR_STEPS = [f"train_detector_{BACKBONE}_{v}" for v in ("none", "last", "all")]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    project = Project.create(tmp_path_factory.mktemp("retrain"))
+    project.facetransfer("demo-data", "--out", "data", *TINY_DEMO, "--generators", "tconv,nearest_conv")
+    project.facetransfer("setup")
+    return project
+
+
+def output(result: subprocess.CompletedProcess[str]) -> str:
+    return result.stdout + result.stderr
+
+
+def parent_run(project: Project, zenml_run_name: str):
+    client = project.mlflow()
+    experiment = client.get_experiment_by_name("transfer_pipeline")
+    (run,) = client.search_runs([experiment.experiment_id], f"tags.mlflow.runName = '{zenml_run_name}'")
+    return run
+
+
+def test_first_retrain_trains_the_champion_on_the_known_generators(project: Project) -> None:
+    result = project.facetransfer("retrain", "--config", CONFIG)
+    assert "no deepfake-detector@champion yet" in output(result)
+    champion = project.mlflow().get_model_version_by_alias("deepfake-detector", "champion")
+    assert json.loads(champion.tags["generators_trained"]) == ["nearest_conv", "tconv"]
+    assert champion.tags["data_hash"]
+
+
+def test_retrain_without_new_data_does_not_train(project: Project) -> None:
+    runs_before = project.last_run()
+    started = time.monotonic()
+    result = project.facetransfer("retrain", "--config", CONFIG)
+    assert "data unchanged since champion v1 was trained" in output(result)
+    assert "nothing to do" in output(result)
+    assert project.last_run() == runs_before, "no pipeline run was started"
+    assert time.monotonic() - started < 120
+
+
+def test_retrain_does_not_overlap_a_running_retrain(project: Project) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom facetransfer.project.lock import exclusive_lock\n"
+            "with exclusive_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)\n",
+            str(project.root / ".local" / "retrain.lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = project.facetransfer("retrain", "--config", CONFIG)
+        assert "not starting: another run holds" in output(result)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_new_generator_champion_first_then_challenger(project: Project, tmp_path) -> None:
+    incoming = tmp_path / "incoming"
+    project.facetransfer(
+        "demo-data",
+        "--only-generator",
+        "pixel_shuffle",
+        "--fake-images",
+        "24",
+        "--layout",
+        "folder",
+        "--out",
+        str(incoming),
+    )
+    added = project.facetransfer("add-generator", "pixel_shuffle", str(incoming))
+    assert "pixel_shuffle" in added.stdout
+
+    result = project.facetransfer("retrain", "--config", CONFIG)
+    assert "data changed since champion v1" in output(result)
+    status = project.last_run()
+    assert status["run"] == "completed"
+    assert status["steps"][f"train_segmenter_{BACKBONE}"] == "cached", "segmentation data did not change"
+    for step in DETECTOR_STEPS:
+        assert status["steps"][step] == "completed", step
+        assert status["started"]["evaluate_champion"] < status["started"][step], "champion is measured first"
+
+    client = project.mlflow()
+    new_version = max(client.search_model_versions("name='deepfake-detector'"), key=lambda v: int(v.version))
+    assert new_version.version == 2
+    assert json.loads(new_version.tags["generators_trained"]) == ["nearest_conv", "pixel_shuffle", "tconv"]
+    run = parent_run(project, new_version.tags["zenml.run_name"])
+    assert run.data.tags["data.new_generators"] == "pixel_shuffle"
+    assert "champion/new/pixel_shuffle/f1" in run.data.metrics, "the champion's F1 on C is logged"
+    assert "champion/test/f1" in run.data.metrics
+
+    # The decision follows the rule on the logged comparison (challenger vs champion, per generator).
+    decision = json.loads(
+        Path(client.download_artifacts(run.info.run_id, "promotion_decision.json")).read_text()
+    )
+    table = pd.read_csv(client.download_artifacts(run.info.run_id, "tables/promotion_comparison.csv"))
+    overall = table.set_index("scope").loc["overall"]
+    champion_generators = ["nearest_conv", "tconv"]  # what the champion was evaluated on before
+    guarded = table[table["scope"].isin(champion_generators)]
+    follows_rule = overall["challenger"] > overall["champion"] and bool(
+        (guarded["challenger"] >= guarded["champion"] - decision["tolerance"]).all()
+    )
+    assert decision["promoted"] == follows_rule, (decision, table)
+    alias = "champion" if decision["promoted"] else "challenger"
+    assert client.get_model_version_by_alias("deepfake-detector", alias).version == 2
+    assert new_version.tags["promotion.reason"] == decision["reason"]
+
+
+def test_failed_scheduled_run_leaves_the_champion_untouched(project: Project) -> None:
+    client = project.mlflow()
+    champion_before = client.get_model_version_by_alias("deepfake-detector", "champion").version
+    strict = project.write_config("strict.yaml", CONFIG, **{"validation.min_images_per_source": 10_000})
+    result = project.facetransfer("retrain", "--config", strict, "--force", check=False)
+    assert result.returncode != 0
+    assert "source_min_images" in output(result)
+    assert client.get_model_version_by_alias("deepfake-detector", "champion").version == champion_before
+    assert project.last_run()["run"] == "failed"

@@ -1,0 +1,137 @@
+"""register_and_promote against a real MLflow registry (SQLite): both outcomes of the rule."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+from torch import nn
+
+from facetransfer.config import PromotionSettings
+from facetransfer.tracking.store import ensure_experiment
+from facetransfer.workflow.registration import register_and_promote
+
+
+@pytest.fixture
+def client(tmp_path, monkeypatch) -> MlflowClient:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(experiment_id=ensure_experiment(uri, tmp_path))
+    yield MlflowClient(uri)
+    mlflow.set_tracking_uri("")
+
+
+def logged_model(name: str) -> tuple[str, str]:
+    with mlflow.start_run(run_name=name) as run:
+        info = mlflow.pytorch.log_model(
+            nn.Linear(2, 1), name="model", serialization_format="pickle", pip_requirements=[]
+        )
+    return run.info.run_id, info.model_uri
+
+
+def comparison(overall_f1: float, per_generator: dict[str, float]) -> dict:
+    seg_run, seg_uri = logged_model("segmenter-mobilenet_v3_large")
+    det_run, det_uri = logged_model("detector-mobilenet_v3_large-all")
+    segmenter = {
+        "run_id": seg_run,
+        "model_uri": seg_uri,
+        "backbone": "mobilenet_v3_large",
+        "scheme": "mut1ny14",
+        "image_size": 64,
+        "test": {"pixel_accuracy": 0.9},
+    }
+    metrics = {
+        "accuracy": overall_f1,
+        "precision": overall_f1,
+        "recall": overall_f1,
+        "f1": overall_f1,
+        "roc_auc": 0.9,
+    }
+    detector = {
+        "run_id": det_run,
+        "model_uri": det_uri,
+        "backbone": "mobilenet_v3_large",
+        "variant": "all",
+        "threshold": 0.5,
+        "image_size": 64,
+        "generators_trained": sorted(per_generator),
+        "segmenter_run_id": seg_run,
+        "test": {"overall": metrics, "per_generator": {g: {"f1": v} for g, v in per_generator.items()}},
+    }
+    return {
+        "best_detector": detector,
+        "best_segmenter": segmenter,
+        "segmenters": [segmenter],
+        "detectors": [detector],
+    }
+
+
+def champion_on_current_split(
+    client: MlflowClient, overall_f1: float, per_generator: dict[str, float]
+) -> dict:
+    version = client.get_model_version_by_alias("deepfake-detector", "champion")
+    return {
+        "exists": True,
+        "version": str(version.version),
+        "evaluated_generators": sorted(per_generator),
+        "test": {
+            "overall": {"f1": overall_f1},
+            "per_generator": {g: {"f1": v} for g, v in per_generator.items()},
+        },
+    }
+
+
+def test_promotion_rule_decides_the_champion_alias(client: MlflowClient) -> None:
+    settings = PromotionSettings(metric="f1", tolerance=0.02)
+    first = comparison(0.80, {"a": 0.95, "b": 0.70})
+    decision = register_and_promote(
+        first, {"exists": False}, settings=settings, provenance={"data_hash": "h1"}
+    )
+    assert decision["promoted"] and decision["detector_version"] == "1"
+    champion = client.get_model_version_by_alias("deepfake-detector", "champion")
+    assert champion.version == 1 and champion.tags["data_hash"] == "h1"
+    assert champion.tags["generators_trained"] == '["a", "b"]'
+
+    # Better overall, but 0.05 worse on generator a: blocked at tolerance 0.02 ...
+    challenger = comparison(0.85, {"a": 0.90, "b": 0.90, "c": 0.80})
+    current = champion_on_current_split(client, 0.80, {"a": 0.95, "b": 0.70, "c": 0.20})
+    blocked = register_and_promote(challenger, current, settings=settings, provenance={"data_hash": "h2"})
+    assert not blocked["promoted"]
+    assert "a: 0.9000 < 0.9500" in blocked["reason"]
+    assert client.get_model_version_by_alias("deepfake-detector", "champion").version == 1
+    assert client.get_model_version_by_alias("deepfake-detector", "challenger").version == 2
+    assert client.get_model_version("deepfake-detector", "2").tags["promotion.decision"] == "not promoted"
+
+    # ... and promoted when the configured tolerance allows that regression.
+    lenient = PromotionSettings(metric="f1", tolerance=0.10)
+    promoted = register_and_promote(challenger, current, settings=lenient, provenance={"data_hash": "h2"})
+    assert promoted["promoted"] and promoted["detector_version"] == "2", (
+        "the same run is not registered twice"
+    )
+    assert client.get_model_version_by_alias("deepfake-detector", "champion").version == 2
+    with pytest.raises(mlflow.exceptions.MlflowException):
+        client.get_model_version_by_alias("deepfake-detector", "challenger")
+    segmenter_champion = client.get_model_version_by_alias("face-segmenter", "champion")
+    assert segmenter_champion.run_id == challenger["best_segmenter"]["run_id"]
+
+    # Rerunning with nothing new (cached training) keeps the champion and says why.
+    again = register_and_promote(
+        challenger,
+        champion_on_current_split(client, 0.85, {"a": 0.9}),
+        settings=settings,
+        provenance={"data_hash": "h2"},
+    )
+    assert again["promoted"] and "already the champion" in again["reason"]
+    assert len(client.search_model_versions("name='deepfake-detector'")) == 2
+
+
+def test_challenger_that_does_not_beat_the_champion_gets_the_challenger_alias(client: MlflowClient) -> None:
+    settings = PromotionSettings(metric="f1", tolerance=1.0)
+    register_and_promote(comparison(0.9, {"a": 0.9}), {"exists": False}, settings=settings, provenance={})
+    worse = comparison(0.7, {"a": 0.95})
+    decision = register_and_promote(
+        worse, champion_on_current_split(client, 0.9, {"a": 0.9}), settings=settings, provenance={}
+    )
+    assert not decision["promoted"] and "does not beat" in decision["reason"]
+    assert client.get_model_version_by_alias("deepfake-detector", "challenger").version == 2
