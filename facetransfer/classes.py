@@ -93,8 +93,7 @@ class ClassScheme:
         """Turn an ``(H, W)`` array of class ids into an ``(H, W, 3)`` RGB label image."""
         if class_ids.size and int(class_ids.max()) >= self.num_classes:
             raise ValueError(
-                f"class id {int(class_ids.max())} outside scheme {self.name!r} "
-                f"(0..{self.num_classes - 1})"
+                f"class id {int(class_ids.max())} outside scheme {self.name!r} (0..{self.num_classes - 1})"
             )
         return self.palette_array()[class_ids]
 

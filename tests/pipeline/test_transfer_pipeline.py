@@ -77,6 +77,20 @@ def test_first_run_trains_logs_and_registers_a_champion(project: Project) -> Non
     assert f"deepfake-detector@champion: version {champion.version}" in status_text
 
 
+def test_predict_scores_images_with_the_champion(project: Project, tmp_path: Path) -> None:
+    result = project.facetransfer("predict", "data/detection/ffhq", "data/detection/tconv")
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "path,fake_probability,prediction,model_version"
+    assert len(lines) - 1 == 32 + 24
+    rows = [line.split(",") for line in lines[1:]]
+    assert all(0.0 <= float(row[1]) <= 1.0 and row[2] in ("real", "fake") for row in rows)
+    broken = tmp_path / "broken.png"
+    broken.write_text("not an image")
+    failure = project.facetransfer("predict", str(broken), check=False)
+    assert failure.returncode != 0
+    assert "broken.png" in failure.stderr and "Traceback" not in failure.stderr
+
+
 def test_identical_rerun_reuses_every_training_step(project: Project) -> None:
     client = project.mlflow()
     versions_before = len(client.search_model_versions("name='deepfake-detector'"))

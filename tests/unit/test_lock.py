@@ -25,7 +25,10 @@ def test_second_process_is_refused_while_the_lock_is_held(tmp_path):
 
 def test_lock_is_released_when_the_holder_dies(tmp_path):
     lock = tmp_path / "retrain.lock"
-    holder = "import os, sys\nfrom facetransfer.project.lock import exclusive_lock\nwith exclusive_lock(sys.argv[1]):\n    os._exit(1)\n"
+    holder = (
+        "import os, sys\nfrom facetransfer.project.lock import exclusive_lock\n"
+        "with exclusive_lock(sys.argv[1]):\n    os._exit(1)\n"
+    )
     subprocess.run([sys.executable, "-c", holder, str(lock)], check=False)
     with exclusive_lock(lock):
         pass

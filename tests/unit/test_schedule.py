@@ -107,3 +107,25 @@ def test_systemd_timer_units_are_written_and_removed(tmp_path, command):
     assert "retrain --config zenml_config.yaml" in service.read_text()
     assert remove_systemd_timer(command, unit_dir, activate=False)
     assert list(unit_dir.iterdir()) == []
+
+
+def test_schedule_command_installs_and_removes_the_entry(tmp_path):
+    from click.testing import CliRunner
+
+    from facetransfer.cli import main
+
+    crontab = tmp_path / "crontab"
+    crontab.write_text("0 1 * * * /usr/bin/other-job\n")
+    runner = CliRunner()
+    installed = runner.invoke(
+        main, ["schedule", "--root", str(tmp_path), "--cron", "0 3 * * *", "--crontab-file", str(crontab)]
+    )
+    assert installed.exit_code == 0, installed.output
+    assert "/facetransfer retrain --config zenml_config.yaml >> " in crontab.read_text()
+    removed = runner.invoke(
+        main, ["schedule", "--root", str(tmp_path), "--remove", "--crontab-file", str(crontab)]
+    )
+    assert removed.exit_code == 0 and "removed" in removed.output
+    assert crontab.read_text() == "0 1 * * * /usr/bin/other-job\n"
+    wrong = runner.invoke(main, ["schedule", "--root", str(tmp_path), "--crontab-file", str(crontab)])
+    assert wrong.exit_code != 0 and "either --cron" in wrong.output
