@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,15 @@ from facetransfer.evaluation import (
     predict_scores,
     roc_curves_figure,
 )
-from facetransfer.tracking.models import log_torch_model
 from facetransfer.tracking.runs import log_figure, log_json, log_params, log_table
 from facetransfer.training import train_detector
-from facetransfer.workflow.runs import MODEL_KIND_TAG, log_epoch_metrics, model_run, split_frame
+from facetransfer.workflow.runs import (
+    MODEL_KIND_TAG,
+    finish_training_run,
+    log_epoch_metrics,
+    model_run,
+    split_frame,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -93,41 +97,20 @@ def train_and_log_detector(
             pretrained=settings.pretrained,
             epoch_callback=log_epoch_metrics,
         )
-        log_params(
-            {
-                "pretrained_loaded": result.pretrained_loaded,
-                "parameters": result.parameters,
-                "trainable_parameters": result.trainable_parameters,
-                "pos_weight": round(result.pos_weight, 6),
-                "device": result.device,
-            }
+        common = finish_training_run(
+            run,
+            result,
+            image_size=config.image_size,
+            checkpoint_dir=checkpoint_dir,
+            pos_weight=round(result.pos_weight, 6),
         )
-        import mlflow
-
-        mlflow.log_metrics(
-            {
-                "best_epoch": result.best_epoch,
-                "epochs_run": result.epochs_run,
-                "train_seconds": result.seconds,
-            }
-        )
-        model_info = log_torch_model(result.model, image_size=config.image_size)
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
     report = {
         "kind": "detector",
         "backbone": backbone,
         "variant": variant,
-        "run_id": run.info.run_id,
-        "model_uri": model_info.model_uri,
-        "image_size": config.image_size,
-        "parameters": result.parameters,
-        "trainable_parameters": result.trainable_parameters,
-        "pretrained_loaded": result.pretrained_loaded,
-        "best_epoch": result.best_epoch,
-        "epochs_run": result.epochs_run,
-        "train_seconds": result.seconds,
         "generators_trained": generators,
         "segmenter_run_id": segmenter_run_id if variant != "none" else None,
+        **common,
     }
     return result.model, report
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -53,6 +55,54 @@ def log_epoch_metrics(epoch: int, metrics: Mapping[str, Any]) -> None:
 
     numeric = {k: float(v) for k, v in metrics.items() if k != "epoch" and isinstance(v, int | float)}
     mlflow.log_metrics(numeric, step=epoch)
+
+
+def finish_training_run(
+    run: Any, result: Any, *, image_size: int, checkpoint_dir: Path, **extra_params: Any
+) -> dict[str, Any]:
+    """Log what a training produced into its run and return the report's common fields.
+
+    Logged: whether ImageNet weights were found, parameter counts, device, ``extra_params``,
+    best epoch, epochs run, seconds, the best epoch's validation metrics, and the model itself.
+    The resumable checkpoint is deleted once the model is safely logged.
+    """
+    import mlflow
+
+    from facetransfer.tracking.models import log_torch_model
+    from facetransfer.tracking.runs import log_params
+
+    log_params(
+        {
+            "pretrained_loaded": result.pretrained_loaded,
+            "parameters": result.parameters,
+            "trainable_parameters": result.trainable_parameters,
+            "device": result.device,
+            **extra_params,
+        }
+    )
+    best = result.history[result.best_epoch - 1]
+    mlflow.log_metrics(
+        {
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "train_seconds": result.seconds,
+            **{f"best_{k}": float(v) for k, v in best.items() if k.startswith("val_")},
+        }
+    )
+    model_info = log_torch_model(result.model, image_size=image_size)
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return {
+        "run_id": run.info.run_id,
+        "model_uri": model_info.model_uri,
+        "image_size": image_size,
+        "parameters": result.parameters,
+        "trainable_parameters": result.trainable_parameters,
+        "pretrained_loaded": result.pretrained_loaded,
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "train_seconds": result.seconds,
+        "best_val": {k.removeprefix("val_"): v for k, v in best.items() if k.startswith("val_")},
+    }
 
 
 def split_frame(manifest: pd.DataFrame, split: str) -> pd.DataFrame:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,15 @@ from torch import nn
 from facetransfer.classes import ClassScheme
 from facetransfer.config import EvaluationSettings, ModelTrainingSettings
 from facetransfer.evaluation import evaluate_segmenter, segmentation_examples, segmentation_overlay_figure
-from facetransfer.tracking.models import log_torch_model
 from facetransfer.tracking.runs import log_figure, log_json, log_params
 from facetransfer.training import train_segmenter
-from facetransfer.workflow.runs import MODEL_KIND_TAG, log_epoch_metrics, model_run, split_frame
+from facetransfer.workflow.runs import (
+    MODEL_KIND_TAG,
+    finish_training_run,
+    log_epoch_metrics,
+    model_run,
+    split_frame,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,33 +68,10 @@ def train_and_log_segmenter(
             pretrained=settings.pretrained,
             epoch_callback=log_epoch_metrics,
         )
-        log_params(
-            {
-                "pretrained_loaded": result.pretrained_loaded,
-                "parameters": result.parameters,
-                "trainable_parameters": result.trainable_parameters,
-                "device": result.device,
-            }
-        )
-        best = result.history[result.best_epoch - 1]
-        _log_summary(result, best)
         log_json(dict(zip(scheme.names, result.class_weights, strict=True)), "class_weights.json")
-        model_info = log_torch_model(result.model, image_size=config.image_size)
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    report = {
-        "kind": "segmenter",
-        "backbone": backbone,
-        "run_id": run.info.run_id,
-        "model_uri": model_info.model_uri,
-        "scheme": scheme.name,
-        "image_size": config.image_size,
-        "parameters": result.parameters,
-        "pretrained_loaded": result.pretrained_loaded,
-        "best_epoch": result.best_epoch,
-        "epochs_run": result.epochs_run,
-        "train_seconds": result.seconds,
-        "val": {"pixel_accuracy": best.get("val_pixel_accuracy"), "miou": best.get("val_miou")},
-    }
+        common = finish_training_run(run, result, image_size=config.image_size, checkpoint_dir=checkpoint_dir)
+    report = {"kind": "segmenter", "backbone": backbone, "scheme": scheme.name, **common}
+    report["val"] = report.pop("best_val")
     return result.model, report
 
 
@@ -136,16 +117,3 @@ def evaluate_and_log_segmenter(
         metrics["miou"],
     )
     return {**report, "test": metrics}
-
-
-def _log_summary(result: Any, best: Mapping[str, Any]) -> None:
-    import mlflow
-
-    mlflow.log_metrics(
-        {
-            "best_epoch": result.best_epoch,
-            "epochs_run": result.epochs_run,
-            "train_seconds": result.seconds,
-            **{f"best_{k}": float(v) for k, v in best.items() if k.startswith("val_")},
-        }
-    )
