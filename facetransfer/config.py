@@ -150,7 +150,7 @@ class RunConfig(BaseModel):
     @field_validator("backbones")
     @classmethod
     def _known_backbones(cls, value: list[str]) -> list[str]:
-        return _known(value, BACKBONES, "backbone")
+        return _known(value, tuple(BACKBONES), "backbone")
 
     @field_validator("variants")
     @classmethod

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -138,7 +139,7 @@ class SourceConfig(BaseModel):
         return Path(os.path.normpath((path if path.is_absolute() else Path(root) / path).absolute()))
 
 
-def parse_sources(entries: list[SourceConfig | dict]) -> list[SourceConfig]:
+def parse_sources(entries: Sequence[SourceConfig | dict]) -> list[SourceConfig]:
     """Validate a list of source declarations (mappings from YAML or ready ``SourceConfig`` objects).
 
     Raises:

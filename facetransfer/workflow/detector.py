@@ -166,9 +166,16 @@ def evaluate_and_log_detector(
     per-source tables, the confusion matrix and ROC curves (overall and per generator).
     """
     backbone, image_size = str(report["backbone"]), int(report["image_size"])
-    score = {"image_size": image_size, "backbone": backbone, "batch_size": settings.batch_size}
-    val = score_detector(model, split_frame(manifest, "val"), **score)
-    test = score_detector(model, split_frame(manifest, "test"), **score)
+    val, test = (
+        score_detector(
+            model,
+            split_frame(manifest, split),
+            image_size=image_size,
+            backbone=backbone,
+            batch_size=settings.batch_size,
+        )
+        for split in ("val", "test")
+    )
     threshold = choose_threshold(
         val["label"], val["score"], rule=settings.threshold_rule, fixed=settings.fixed_threshold
     )

@@ -86,7 +86,7 @@ def evaluate_and_log_segmenter(
     """Pixel accuracy, mIoU and per-class IoU on the test split, plus overlays, in the model's run."""
     test = split_frame(manifest, "test")
     image_size = int(report["image_size"])
-    metrics = evaluate_segmenter(
+    metrics: dict[str, Any] = evaluate_segmenter(
         model, test, scheme=scheme, image_size=image_size, batch_size=settings.batch_size
     )
     examples = segmentation_examples(
