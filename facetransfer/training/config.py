@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 DEVICES = ("auto", "cpu", "cuda")
+LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,8 @@ class TrainConfig:
         epochs: maximum number of epochs.
         batch_size: samples per optimisation step.
         learning_rate: Adam learning rate (paper: 1e-3).
+        learning_rate_schedule: ``constant`` (paper) or ``cosine``: decay per epoch from
+            ``learning_rate`` towards 0 over ``epochs`` (a short run ends with small, precise steps).
         patience: epochs without a lower validation loss before stopping early.
         image_size: side images (and masks) are resized to; a multiple of 32.
         num_workers: DataLoader worker processes; ``None`` picks per device (0 on CPU, where the
@@ -35,11 +38,15 @@ class TrainConfig:
         batch_norm_recalibration_batches: training batches over which BatchNorm statistics are
             re-estimated after each epoch, before validation (see
             ``facetransfer.training.loop.recalibrate_batch_norm``); 0 disables it.
+        class_weight_power: segmentation only: exponent of the median-frequency class weights
+            (1: original balancing, 0.5: square root, 0: unweighted; see
+            ``facetransfer.training.losses``).
     """
 
     epochs: int = 30
     batch_size: int = 8
     learning_rate: float = 1e-3
+    learning_rate_schedule: str = "constant"
     patience: int = 5
     image_size: int = 128
     num_workers: int | None = None
@@ -52,6 +59,7 @@ class TrainConfig:
     augment: bool = True
     cpu_threads: int | None = None
     batch_norm_recalibration_batches: int = 16
+    class_weight_power: float = 1.0
 
     def __post_init__(self) -> None:
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "patience": self.patience}
@@ -60,6 +68,11 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be at least 1, got {value}")
         if self.learning_rate <= 0:
             raise ValueError(f"TrainConfig.learning_rate must be positive, got {self.learning_rate}")
+        if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
+            raise ValueError(
+                f"TrainConfig.learning_rate_schedule must be one of {', '.join(LEARNING_RATE_SCHEDULES)}, "
+                f"got {self.learning_rate_schedule!r}"
+            )
         if self.image_size < 32 or self.image_size % 32:
             raise ValueError(
                 f"TrainConfig.image_size must be a positive multiple of 32, got {self.image_size}"
@@ -73,6 +86,8 @@ class TrainConfig:
                 "TrainConfig.batch_norm_recalibration_batches must be >= 0, "
                 f"got {self.batch_norm_recalibration_batches}"
             )
+        if self.class_weight_power < 0:
+            raise ValueError(f"TrainConfig.class_weight_power must be >= 0, got {self.class_weight_power}")
         if self.max_batches_per_epoch is not None and self.max_batches_per_epoch < 1:
             raise ValueError(
                 f"TrainConfig.max_batches_per_epoch must be >= 1 or None, got {self.max_batches_per_epoch}"

@@ -55,6 +55,17 @@ def _set_epoch(loader: DataLoader, epoch: int) -> None:
             component.set_epoch(epoch)
 
 
+def learning_rate_at(config: TrainConfig, epoch: int) -> float:
+    """Learning rate of 0-based ``epoch``: constant, or a cosine decay from ``learning_rate``.
+
+    The cosine schedule starts at the configured rate (the paper's 1e-3) and decays towards 0
+    over ``config.epochs``; it depends on the epoch only, so a resumed run continues it exactly.
+    """
+    if config.learning_rate_schedule == "constant":
+        return config.learning_rate
+    return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / config.epochs))
+
+
 def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
 
@@ -119,6 +130,8 @@ def fit(
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
             _set_epoch(train_loader, epoch)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate_at(config, epoch)
             train_loss = train_one_epoch(
                 model,
                 train_loader,

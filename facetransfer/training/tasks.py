@@ -147,7 +147,9 @@ def train_segmenter(
         make_dataset(val_frame, augment=False),
     )
     _prepare_datasets(datasets, config)
-    class_weights = median_frequency_weights(pixel_class_counts(datasets[0].iter_masks(), scheme.num_classes))
+    class_weights = median_frequency_weights(
+        pixel_class_counts(datasets[0].iter_masks(), scheme.num_classes), power=config.class_weight_power
+    )
     logger.info("class weights: %s", dict(zip(scheme.names, class_weights.round(3).tolist(), strict=True)))
     model = build_segmenter(backbone, num_classes=scheme.num_classes, pretrained=pretrained)
     task = SegmentationTask(segmentation_criterion(class_weights), scheme.num_classes)

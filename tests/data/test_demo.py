@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,11 @@ from tree_builders import TINY_DEMO
 from facetransfer.classes import MUT1NY_14, load_class_mask
 from facetransfer.data.demo import DemoOptions, generate_demo_data, write_generator_folder
 from facetransfer.data.demo.generators import SimulatedGenerator
+from facetransfer.data.demo.inconsistencies import COHERENT, sample_inconsistencies
 from facetransfer.data.errors import DemoDataError
 from facetransfer.data.manifest import build_manifest
 
-TINY_DEMO_DIGEST = "0de36060470c4ff7cb78091c41fd28ca65f1457c2ad310714c58bb1b12c3f54e"
+TINY_DEMO_DIGEST = "f542dffe6e965f039f8f080777f0ab52ab5ea10c18fdbcffffc3b4e119cf70db"
 """SHA-256 over (relative path, content) of every file ``TINY_DEMO`` writes: the same on every machine."""
 
 
@@ -99,6 +101,50 @@ def test_strength_zero_gives_the_real_picture_and_families_differ() -> None:
         for name in ("tconv", "pixel_shuffle")
     ]
     assert not np.allclose(outputs[0], outputs[1])
+
+
+def test_generated_faces_carry_semantic_inconsistencies_at_the_configured_rate(tmp_path: Path) -> None:
+    coherent = write_generator_folder(tmp_path / "a", "tconv", count=6, image_size=32, inconsistency_rate=0)
+    assert coherent.inconsistencies == {"tconv": {}}
+    assert coherent.mean_abs_diff["tconv"] == coherent.artifact_abs_diff["tconv"]
+    flawed = write_generator_folder(tmp_path / "b", "tconv", count=6, image_size=32)
+    assert sum(flawed.inconsistencies["tconv"].values()) >= 6  # every image, one or two kinds
+    assert flawed.mean_abs_diff["tconv"] > flawed.artifact_abs_diff["tconv"]
+    # The up-sampling artefact is the same whether or not the face is incoherent.
+    assert abs(flawed.artifact_abs_diff["tconv"] - coherent.artifact_abs_diff["tconv"]) < 0.5
+
+
+def test_inconsistencies_are_visible_kinds_in_family_proportions() -> None:
+    def draw(family: str, seed: int, **visible: bool):
+        return sample_inconsistencies(
+            np.random.default_rng(seed),
+            family,
+            strength=1.0,
+            count=2,
+            iris=np.array([70.0, 45, 25]),
+            **visible,
+        )
+
+    hidden = [draw("bilinear_conv", seed, mouth_open=False, glasses=False) for seed in range(100)]
+    assert all(len(f.kinds) == 2 and not {"teeth", "lenses"} & set(f.kinds) for f in hidden)
+    counts = {
+        family: Counter(
+            k for seed in range(300) for k in draw(family, seed, mouth_open=True, glasses=True).kinds
+        )
+        for family in ("tconv", "bilinear_conv")
+    }
+    assert counts["tconv"]["eye_size"] > 2 * counts["bilinear_conv"]["eye_size"]
+    assert counts["bilinear_conv"]["iris_color"] > 2 * counts["tconv"]["iris_color"]
+    zero = sample_inconsistencies(
+        np.random.default_rng(0),
+        "tconv",
+        strength=0.0,
+        count=2,
+        mouth_open=True,
+        glasses=True,
+        iris=np.zeros(3),
+    )
+    assert zero is COHERENT
 
 
 def test_demo_data_is_read_by_the_real_readers_without_quarantine(demo_manifest) -> None:

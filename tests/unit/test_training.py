@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from facetransfer.training import (
     train_segmenter,
 )
 from facetransfer.training.device import cpu_threads, deterministic_algorithms
+from facetransfer.training.fit import learning_rate_at
 from facetransfer.training.loaders import build_loader
 
 BACKBONE = "mobilenet_v3_large"
@@ -50,6 +52,21 @@ def test_median_frequency_weights() -> None:
         median_frequency_weights(np.zeros(3))
 
 
+def test_median_frequency_weights_power_softens_the_balance() -> None:
+    counts = np.array([600, 300, 100, 0])
+    assert np.allclose(median_frequency_weights(counts, power=0.5), np.sqrt([0.5, 1.0, 3.0, 3.0]))
+    assert np.allclose(median_frequency_weights(counts, power=0.0), 1.0)
+    with pytest.raises(ValueError, match="power"):
+        median_frequency_weights(counts, power=-1.0)
+
+
+def test_cosine_learning_rate_starts_at_the_configured_rate_and_decays() -> None:
+    config = TrainConfig(epochs=4, learning_rate=1e-3, learning_rate_schedule="cosine")
+    rates = [learning_rate_at(config, epoch) for epoch in range(4)]
+    assert rates[0] == 1e-3 and all(a > b > 0 for a, b in pairwise(rates)), rates
+    assert learning_rate_at(TrainConfig(epochs=4, learning_rate=1e-3), 3) == 1e-3
+
+
 def test_pos_weight_is_real_to_fake_ratio() -> None:
     assert detection_pos_weight([0, 0, 0, 1]) == 3.0
     with pytest.raises(ValueError, match="real and fake"):
@@ -61,6 +78,10 @@ def test_config_rejects_invalid_values() -> None:
         TrainConfig(image_size=50)
     with pytest.raises(ValueError, match="device"):
         TrainConfig(device="tpu")
+    with pytest.raises(ValueError, match="learning_rate_schedule"):
+        TrainConfig(learning_rate_schedule="step")
+    with pytest.raises(ValueError, match="class_weight_power"):
+        TrainConfig(class_weight_power=-0.5)
 
 
 def test_runtime_blocks_restore_global_settings() -> None:
@@ -144,7 +165,9 @@ def test_resume_after_interruption_matches_uninterrupted_run(
     write_segmentation_data: Callable, tmp_path: Path
 ) -> None:
     frame = write_segmentation_data(10)
-    config = TrainConfig(epochs=3, batch_size=4, image_size=32, patience=5, seed=3)
+    config = TrainConfig(
+        epochs=3, batch_size=4, image_size=32, patience=5, seed=3, learning_rate_schedule="cosine"
+    )
 
     def run(checkpoint_dir: Path, callback: Callable | None = None):
         return train_segmenter(

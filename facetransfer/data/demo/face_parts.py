@@ -16,6 +16,7 @@ from facetransfer.data.demo.raster import Grid, coverage, ellipse_field, paint, 
 
 if TYPE_CHECKING:
     from facetransfer.data.demo.faces import FaceIdentity, FacePose
+    from facetransfer.data.demo.inconsistencies import FaceInconsistencies
 
 CLASS = {name: MUT1NY_14.id_of(name) for name in MUT1NY_14.names}
 Paint = np.ndarray | tuple[float, float, float]
@@ -58,20 +59,20 @@ class Canvas:
 
 
 def draw_background(canvas: Canvas, pose: FacePose) -> None:
-    """Two-colour gradient, smooth noise and a few coloured blobs (all class background)."""
+    """Two-colour gradient, smooth noise and a few out-of-focus blobs (all class background).
+
+    The blobs have soft edges (about a tenth of the image), like lights behind a portrait: a
+    sharp-edged blob of a random colour looks like hair or skin and teaches nothing about faces.
+    """
     first, second = pose.background
     ramp = np.clip((canvas.grid.x * 0.5 + canvas.grid.y * 0.5 + 1.0) * 0.5, 0.0, 1.0)[..., None]
     canvas.image[...] = first * (1.0 - ramp) + second * ramp
-    canvas.image += (value_noise(canvas.rng, canvas.grid, 4) * 25.0)[..., None]
+    canvas.image += (value_noise(canvas.rng, canvas.grid, 4) * 15.0)[..., None]
     for _ in range(pose.blobs):
         centre = canvas.rng.random(2) * 2.0 - 1.0
         axes = 0.15 + canvas.rng.random(2) * 0.35
         field = ellipse_field(canvas.grid.x, canvas.grid.y, centre[0], centre[1], axes[0], axes[1])
-        paint(
-            canvas.image,
-            coverage(field, float(axes.min()), 2.0 / canvas.grid.size),
-            canvas.rng.random(3) * 255.0,
-        )
+        paint(canvas.image, coverage(field, float(axes.min()), 0.2) * 0.6, canvas.rng.random(3) * 255.0)
 
 
 def _shading(canvas: Canvas, identity: FaceIdentity, pose: FacePose) -> np.ndarray:
@@ -80,7 +81,7 @@ def _shading(canvas: Canvas, identity: FaceIdentity, pose: FacePose) -> np.ndarr
     return np.clip(light * pose.brightness, 0.4, 1.4)[..., None]
 
 
-def draw_head(canvas: Canvas, identity: FaceIdentity, pose: FacePose) -> None:
+def draw_head(canvas: Canvas, identity: FaceIdentity, pose: FacePose, flaws: FaceInconsistencies) -> None:
     """Hair behind the head, neck (background), ears, face and beard, back to front."""
     u, v = canvas.u, canvas.v
     width, height = identity.face_width, identity.face_height
@@ -97,10 +98,12 @@ def draw_head(canvas: Canvas, identity: FaceIdentity, pose: FacePose) -> None:
     neck = (np.abs(u) < width * 0.55) & (v > height * 0.55) & (v < 2.5)
     canvas.region(neck, canvas.textured(identity.skin * 0.78, 0.04, 6) * shade, "background")
     ear_offset = pose.yaw * 0.1
-    for side, class_name in ((-1.0, "left_ear"), (1.0, "right_ear")):
+    for index, (side, class_name) in enumerate(((-1.0, "left_ear"), (1.0, "right_ear"))):
         turned_away = max(0.2, 1.0 - max(0.0, side * pose.yaw) * 2.5)
-        axes = (0.07 * identity.ear_size * turned_away, 0.12 * identity.ear_size)
-        field = ellipse_field(u, v, side * (width - 0.01) - ear_offset, 0.03, axes[0], axes[1])
+        ear_size = identity.ear_size * flaws.ear_scale[index]
+        axes = (0.07 * ear_size * turned_away, 0.12 * ear_size)
+        centre_v = 0.03 + flaws.ear_shift[index]
+        field = ellipse_field(u, v, side * (width - 0.01) - ear_offset, centre_v, axes[0], axes[1])
         canvas.shape(field, axes[0], identity.skin * 0.9 * shade, class_name)
     narrowing = 1.0 - identity.jaw * np.clip(v / height, 0.0, 1.0)
     face = ellipse_field(u / narrowing, v, 0.0, 0.0, width, height)
@@ -117,24 +120,23 @@ def draw_head(canvas: Canvas, identity: FaceIdentity, pose: FacePose) -> None:
         canvas.region(beard, canvas.textured(identity.hair_color * 0.8, 0.3, 16) * shade, "beard")
 
 
-def draw_features(canvas: Canvas, identity: FaceIdentity, pose: FacePose) -> None:
+def draw_features(canvas: Canvas, identity: FaceIdentity, pose: FacePose, flaws: FaceInconsistencies) -> None:
     """Nose, lips (teeth when the mouth is open), eyes and eyebrows."""
     u, v = canvas.u, canvas.v
     offset = pose.yaw * 0.1
+    nose_u = offset * 1.3 + flaws.nose_shift
     shade = _shading(canvas, identity, pose)
     nose_top = identity.eye_level + 0.03
     nose_centre = nose_top + identity.nose_length * 0.5
-    nose = ellipse_field(
-        u, v, offset * 1.3, nose_centre, identity.nose_width, identity.nose_length * 0.5 + 0.02
-    )
-    side = np.clip((u - offset * 1.3) / identity.nose_width, -1.0, 1.0)
+    nose = ellipse_field(u, v, nose_u, nose_centre, identity.nose_width, identity.nose_length * 0.5 + 0.02)
+    side = np.clip((u - nose_u) / identity.nose_width, -1.0, 1.0)
     canvas.shape(nose, identity.nose_width, identity.skin * (0.86 + 0.08 * side)[..., None] * shade, "nose")
     for sign in (-1.0, 1.0):
         nostril = ellipse_field(
-            u, v, offset * 1.3 + sign * 0.025, nose_centre + identity.nose_length * 0.4, 0.018, 0.012
+            u, v, nose_u + sign * 0.025, nose_centre + identity.nose_length * 0.4, 0.018, 0.012
         )
         canvas.shape(nostril, 0.012, identity.skin * 0.45, None)
-    mouth_open = pose.mouth_open if pose.mouth_open > 0.45 else 0.0
+    mouth_open = pose.mouth_open if pose.shows_teeth else 0.0
     lip_height = identity.lip_thickness + mouth_open * 0.04
     lips = ellipse_field(u, v, offset, identity.mouth_level, identity.mouth_width, lip_height)
     canvas.shape(lips, lip_height, identity.lip_color * shade, "lips")
@@ -147,38 +149,52 @@ def draw_features(canvas: Canvas, identity: FaceIdentity, pose: FacePose) -> Non
             np.array([236.0, 232.0, 220.0])
             - 120.0 * np.clip((v - identity.mouth_level) / opening_height, 0, 1)[..., None]
         )
+        for gap in flaws.teeth_gaps:  # irregular teeth: dark gaps at uneven places
+            stripe = np.abs(u - offset - gap * identity.mouth_width * 0.75) < flaws.teeth_gap_width
+            teeth = np.where(stripe[..., None], teeth * 0.35, teeth)
         canvas.shape(opening, opening_height, teeth * shade, "teeth")
     else:
         line = ellipse_field(u, v, offset, identity.mouth_level, identity.mouth_width * 0.8, 0.008)
         canvas.shape(line, 0.008, identity.lip_color * 0.5, None)
-    for sign, eye_class, brow_class in (
-        (-1.0, "left_eye", "left_eyebrow"),
-        (1.0, "right_eye", "right_eyebrow"),
+    for index, (sign, eye_class, brow_class) in enumerate(
+        ((-1.0, "left_eye", "left_eyebrow"), (1.0, "right_eye", "right_eyebrow"))
     ):
-        _draw_eye(canvas, identity, pose, sign * identity.eye_spacing + offset, eye_class, brow_class)
+        centre_u = sign * identity.eye_spacing + offset
+        _draw_eye(canvas, identity, pose, flaws, index, centre_u, (eye_class, brow_class))
 
 
 def _draw_eye(
-    canvas: Canvas, identity: FaceIdentity, pose: FacePose, centre_u: float, eye_class: str, brow_class: str
+    canvas: Canvas,
+    identity: FaceIdentity,
+    pose: FacePose,
+    flaws: FaceInconsistencies,
+    index: int,
+    centre_u: float,
+    class_names: tuple[str, str],
 ) -> None:
+    """Eye ``index`` (0: image left, 1: image right) with its iris, pupil and eyebrow."""
     u, v = canvas.u, canvas.v
-    eye_width, eye_height = identity.eye_size
+    eye_width, eye_height = (size * flaws.eye_scale[index] for size in identity.eye_size)
+    centre_v = identity.eye_level + flaws.eye_shift[index]
     turned = 1.0 - 0.3 * abs(pose.yaw) if centre_u * pose.yaw < 0 else 1.0
     width, height = eye_width * turned, eye_height * pose.eye_open
-    eye = ellipse_field(u, v, centre_u, identity.eye_level, width, height)
-    canvas.shape(eye, height, np.array([238.0, 236.0, 228.0]) * pose.brightness, eye_class)
-    iris_u = centre_u + pose.gaze[0] * width * 0.5
-    iris_v = identity.eye_level + pose.gaze[1] * height * 0.5
+    eye = ellipse_field(u, v, centre_u, centre_v, width, height)
+    canvas.shape(eye, height, np.array([238.0, 236.0, 228.0]) * pose.brightness, class_names[0])
+    gaze_u, gaze_v = (g + shift for g, shift in zip(pose.gaze, flaws.gaze_shift[index], strict=True))
+    iris_u = centre_u + gaze_u * width * 0.5
+    iris_v = centre_v + gaze_v * height * 0.5
     iris = ellipse_field(u, v, iris_u, iris_v, eye_height * 0.85, eye_height * 0.85)
     iris_alpha = coverage(iris, eye_height * 0.85, canvas.pixel) * (eye < 1.0)
-    paint(canvas.image, iris_alpha, identity.iris)
+    iris_color = flaws.iris_color[index]
+    paint(canvas.image, iris_alpha, identity.iris if iris_color is None else iris_color)
     pupil = ellipse_field(u, v, iris_u, iris_v, eye_height * 0.4, eye_height * 0.4)
     paint(canvas.image, coverage(pupil, eye_height * 0.4, canvas.pixel) * (eye < 1.0), (15.0, 12.0, 12.0))
-    brow_v = identity.eye_level - identity.brow_gap
+    brow_v = identity.eye_level - identity.brow_gap + flaws.brow_shift[index]
+    thickness = identity.brow_thickness * flaws.brow_scale[index]
     along = (u - centre_u) / (width * 1.3)
     arched_v = v + 0.04 * (1.0 - along * along)
-    brow = ellipse_field(u, arched_v, centre_u, brow_v + 0.04, width * 1.3, identity.brow_thickness)
-    canvas.shape(brow, identity.brow_thickness, identity.hair_color * 0.85, brow_class)
+    brow = ellipse_field(u, arched_v, centre_u, brow_v + 0.04, width * 1.3, thickness)
+    canvas.shape(brow, thickness, identity.hair_color * 0.85, class_names[1])
 
 
 def draw_hair_front(canvas: Canvas, identity: FaceIdentity) -> None:
@@ -194,7 +210,7 @@ def draw_hair_front(canvas: Canvas, identity: FaceIdentity) -> None:
     canvas.region(fringe, canvas.textured(identity.hair_color, 0.25, 10, (1.0, 0.25)), "hair")
 
 
-def draw_glasses(canvas: Canvas, identity: FaceIdentity, pose: FacePose) -> None:
+def draw_glasses(canvas: Canvas, identity: FaceIdentity, pose: FacePose, flaws: FaceInconsistencies) -> None:
     """Frames, bridge and temples (class glasses) over slightly tinted lenses (not relabelled)."""
     u, v = canvas.u, canvas.v
     offset = pose.yaw * 0.1
@@ -202,18 +218,12 @@ def draw_glasses(canvas: Canvas, identity: FaceIdentity, pose: FacePose) -> None
     thickness = 0.04
     frame = np.zeros(u.shape, dtype=bool)
     lens = np.zeros(u.shape, dtype=bool)
-    for sign in (-1.0, 1.0):
+    for index, sign in enumerate((-1.0, 1.0)):
         centre = sign * identity.eye_spacing + offset
-        outer = _superellipse(
-            u - centre, v - identity.eye_level, half_width, half_height, identity.glasses_round
-        )
-        inner = _superellipse(
-            u - centre,
-            v - identity.eye_level,
-            half_width - thickness,
-            half_height - thickness,
-            identity.glasses_round,
-        )
+        round_shape = identity.glasses_round != flaws.lens_flip[index]
+        du, dv = u - centre, v - identity.eye_level
+        outer = _superellipse(du, dv, half_width, half_height, round_shape)
+        inner = _superellipse(du, dv, half_width - thickness, half_height - thickness, round_shape)
         frame |= (outer < 1.0) & (inner >= 1.0)
         lens |= inner < 1.0
     inner_edge = identity.eye_spacing - half_width

@@ -11,7 +11,9 @@ eyebrows, fringe, glasses.
 their "right" partners, which is what ``ClassScheme.flip_lookup_table`` assumes.
 
 ``FaceIdentity`` holds what stays the same for a person (shape, colours, hair style, glasses,
-beard); ``FacePose`` what changes between pictures (pose, expression, light, background).
+beard); ``FacePose`` what changes between pictures (pose, expression, light, background);
+``FaceInconsistencies`` (``facetransfer.data.demo.inconsistencies``) how a generated picture
+departs from a coherent face.
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ from facetransfer.data.demo.face_parts import (
     draw_hair_front,
     draw_head,
 )
+from facetransfer.data.demo.inconsistencies import COHERENT, FaceInconsistencies
 from facetransfer.data.demo.raster import Grid, rational_rotation
+
+SEGMENTATION_FACE_SCALE = (0.8, 1.05)
+"""Default range of the face's scale in the Mut1ny-format pictures: head shots with background
+around the head (at 1 the face is about 40 % of the image wide)."""
+DETECTION_FACE_SCALE = (1.05, 1.35)
+"""Default range in the ArtiFact-format pictures: tighter crops, like the aligned faces of FFHQ and
+CelebA-HQ, where eyes, brows and ears are large enough for their inconsistencies to show."""
 
 _SKIN_LIGHT = np.array([250.0, 221.0, 195.0])
 _SKIN_DARK = np.array([92.0, 58.0, 40.0])
@@ -134,12 +144,19 @@ class FacePose:
     background: tuple[np.ndarray, np.ndarray]
     blobs: int
 
+    @property
+    def shows_teeth(self) -> bool:
+        """Whether the mouth is open wide enough to show the teeth."""
+        return self.mouth_open > 0.45
+
     @classmethod
-    def sample(cls, rng: np.random.Generator) -> FacePose:
-        """Draw a random pose, expression, light and background."""
+    def sample(
+        cls, rng: np.random.Generator, scale: tuple[float, float] = SEGMENTATION_FACE_SCALE
+    ) -> FacePose:
+        """Draw a random pose, expression, light and background (face scale within ``scale``)."""
         return cls(
             rotation=rational_rotation(_uniform(rng, -0.16, 0.16)),  # about ±18°
-            scale=_uniform(rng, 0.78, 1.05),
+            scale=_uniform(rng, *scale),
             shift=(_uniform(rng, -0.1, 0.1), _uniform(rng, -0.08, 0.1)),
             yaw=_uniform(rng, -0.3, 0.3),
             mouth_open=_uniform(rng, 0.0, 1.0),
@@ -148,12 +165,16 @@ class FacePose:
             light=(_uniform(rng, -0.35, 0.35), _uniform(rng, -0.3, 0.2)),
             brightness=_uniform(rng, 0.85, 1.1),
             background=(rng.random(3) * 255.0, rng.random(3) * 255.0),
-            blobs=int(rng.integers(0, 4)),
+            blobs=int(rng.integers(0, 3)),
         )
 
 
 def render_face(
-    identity: FaceIdentity, pose: FacePose, size: int, rng: np.random.Generator
+    identity: FaceIdentity,
+    pose: FacePose,
+    size: int,
+    rng: np.random.Generator,
+    inconsistencies: FaceInconsistencies = COHERENT,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw a face.
 
@@ -161,7 +182,8 @@ def render_face(
         identity: the person.
         pose: the picture's pose and setting.
         size: image side in pixels.
-        rng: source of texture noise.
+        rng: source of texture noise (the same draws whatever the inconsistencies).
+        inconsistencies: how the parts depart from a coherent face (generated pictures).
 
     Returns:
         ``(image, class_ids)``: float64 ``(size, size, 3)`` RGB in [0, 255] (not yet clipped or
@@ -174,9 +196,9 @@ def render_face(
     v = (dy * cos - dx * sin) / pose.scale
     canvas = Canvas(u=u, v=v, pixel=2.0 / (size * pose.scale), grid=grid, rng=rng)
     draw_background(canvas, pose)
-    draw_head(canvas, identity, pose)
-    draw_features(canvas, identity, pose)
+    draw_head(canvas, identity, pose, inconsistencies)
+    draw_features(canvas, identity, pose, inconsistencies)
     draw_hair_front(canvas, identity)
     if identity.glasses:
-        draw_glasses(canvas, identity, pose)
+        draw_glasses(canvas, identity, pose, inconsistencies)
     return canvas.image, canvas.labels

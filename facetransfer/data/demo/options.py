@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from facetransfer.data.demo.faces import DETECTION_FACE_SCALE, SEGMENTATION_FACE_SCALE
 from facetransfer.data.demo.generators import DEFAULT_GENERATORS, get_family
 
 SEGMENTATION_FOLDER = "segmentation"
@@ -35,7 +36,14 @@ class DemoOptions(BaseModel):
         generators: simulated generator families, one ArtiFact folder each.
         fake_images_per_generator: images per generator folder.
         images_per_identity: pictures of each procedural person (different pose and setting).
-        artifact_strength: scales every family's artefact; 0 makes generated images equal to real ones.
+        artifact_strength: scales every family's up-sampling artefact; 0 (with
+            ``inconsistency_rate`` 0) makes generated images equal to real ones.
+        inconsistency_rate: share of generated images drawn with semantic inconsistencies
+            (see ``facetransfer.data.demo.inconsistencies``); 0 leaves only the artefacts.
+        inconsistency_strength: scales the size of those inconsistencies.
+        segmentation_face_scale: range of the face's scale in the Mut1ny-format pictures
+            (head shots; at 1 the face is about 40 % of the image wide).
+        detection_face_scale: the same in the ArtiFact-format pictures (tighter face crops).
         noise_levels: camera-like noise levels drawn per image (the noise is a sum of four
             integers uniform in [-level, level]: standard deviation 1.6 for 1, 2.8 for 2).
     """
@@ -52,6 +60,10 @@ class DemoOptions(BaseModel):
     fake_images_per_generator: int = Field(default=128, ge=0)
     images_per_identity: int = Field(default=2, ge=1)
     artifact_strength: float = Field(default=1.0, ge=0.0)
+    inconsistency_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    inconsistency_strength: float = Field(default=1.0, ge=0.0)
+    segmentation_face_scale: tuple[float, float] = SEGMENTATION_FACE_SCALE
+    detection_face_scale: tuple[float, float] = DETECTION_FACE_SCALE
     noise_levels: tuple[int, ...] = (1, 2)
 
     @field_validator("generators")
@@ -71,6 +83,10 @@ class DemoOptions(BaseModel):
             raise ValueError(
                 f"jpeg_quality must be an increasing range within 1..100, got {self.jpeg_quality}"
             )
+        for name in ("segmentation_face_scale", "detection_face_scale"):
+            low, high = getattr(self, name)
+            if not 0.3 <= low <= high <= 3.0:
+                raise ValueError(f"{name} must be an increasing range within 0.3..3, got {(low, high)}")
         if not self.noise_levels or min(self.noise_levels) < 0:
             raise ValueError(f"noise_levels must be non-negative integers, got {self.noise_levels}")
         return self
@@ -85,8 +101,11 @@ class DemoSummary:
         options: the options used (JSON-serialisable).
         counts: images written per folder (relative to ``out_dir``).
         mean_abs_diff: per generator family, the mean absolute difference (0-255 scale, over all
-            pixels and channels) between each generated image and the real picture of the same
-            face with the same camera noise: the size of the artefact alone.
+            pixels and channels) between each generated image and the real (coherent) picture
+            of the same face with the same camera noise: artefact and inconsistencies together.
+        artifact_abs_diff: the same difference with the inconsistencies drawn into the real
+            picture too: the size of the up-sampling artefact alone.
+        inconsistencies: per generator family, how many images show each kind of inconsistency.
         files_written: every file written, metadata included.
         seconds: wall time.
     """
@@ -95,6 +114,8 @@ class DemoSummary:
     options: dict[str, Any]
     counts: dict[str, int] = field(default_factory=dict)
     mean_abs_diff: dict[str, float] = field(default_factory=dict)
+    artifact_abs_diff: dict[str, float] = field(default_factory=dict)
+    inconsistencies: dict[str, dict[str, int]] = field(default_factory=dict)
     files_written: int = 0
     seconds: float = 0.0
 
@@ -133,7 +154,13 @@ class DemoSummary:
         lines = [f"demo data in {self.out_dir}: {self.files_written} files in {self.seconds:.1f} s"]
         lines += [f"  {folder}: {count} images" for folder, count in sorted(self.counts.items())]
         lines += [
-            f"  mean |real - generated| for {name}: {value:.3f} (0-255 scale)"
+            f"  mean |real - generated| for {name}: {value:.3f} (0-255 scale; "
+            f"{self.artifact_abs_diff.get(name, float('nan')):.3f} from the up-sampling artefact alone)"
             for name, value in sorted(self.mean_abs_diff.items())
+        ]
+        lines += [
+            f"  inconsistencies drawn by {name}: "
+            + ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
+            for name, kinds in sorted(self.inconsistencies.items())
         ]
         return "\n".join(lines)

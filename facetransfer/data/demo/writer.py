@@ -19,12 +19,14 @@ options and no metadata, JPEGs with fixed quality/subsampling, the XML and CSV f
 
 from __future__ import annotations
 
+import copy
 import csv
-import hashlib
 import io
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -32,57 +34,14 @@ import numpy as np
 from tqdm import tqdm
 
 from facetransfer.classes import MUT1NY_14
-from facetransfer.data.demo.faces import FaceIdentity, FacePose, render_face
+from facetransfer.data.demo.faces import render_face
 from facetransfer.data.demo.generators import SimulatedGenerator
 from facetransfer.data.demo.options import DETECTION_FOLDER, SEGMENTATION_FOLDER, DemoOptions, DemoSummary
+from facetransfer.data.demo.pictures import FaceSource
 from facetransfer.data.demo.raster import quantize
 from facetransfer.data.errors import DemoDataError
 
 ARTIFACT_CATEGORY = "human_faces"
-
-
-def stream(seed: int, *parts: object) -> np.random.Generator:
-    """Independent random stream named by ``parts`` (stable across numpy versions and platforms)."""
-    digest = hashlib.sha256(":".join(str(p) for p in (seed, *parts)).encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:16], "big"))
-
-
-def camera_noise(rng: np.random.Generator, shape: tuple[int, ...], level: int) -> np.ndarray:
-    """Sensor-like noise: a sum of four integers uniform in [-level, level] (no transcendental maths)."""
-    if level == 0:
-        return np.zeros(shape)
-    total = np.zeros(shape, dtype=np.int64)
-    for _ in range(4):
-        total += rng.integers(-level, level + 1, size=shape)
-    return total.astype(np.float64)
-
-
-class _FaceSource:
-    """Faces of one folder: identity ``index // images_per_identity``, picture ``index % ...``."""
-
-    def __init__(self, options: DemoOptions, folder: str) -> None:
-        self.options = options
-        self.folder = folder
-
-    def name(self, index: int, extension: str) -> str:
-        """File name of image ``index``: ``id<identity>_<picture>.<extension>``."""
-        identity, picture = divmod(index, self.options.images_per_identity)
-        return f"id{identity:05d}_{picture}.{extension}"
-
-    def render(self, index: int) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
-        """``(float image, class ids, picture rng)`` of image ``index`` (noise not yet added)."""
-        identity, picture = divmod(index, self.options.images_per_identity)
-        person = FaceIdentity.sample(stream(self.options.seed, self.folder, "identity", identity))
-        rng = stream(self.options.seed, self.folder, "picture", identity, picture)
-        pose = FacePose.sample(rng)
-        image, labels = render_face(person, pose, self.options.image_size, rng)
-        return image, labels, rng
-
-    def noise(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Camera noise at full resolution and, of the same level, at half resolution."""
-        level = self.options.noise_levels[int(rng.integers(len(self.options.noise_levels)))]
-        size = self.options.image_size
-        return camera_noise(rng, (size, size, 3), level), camera_noise(rng, (size // 2, size // 2, 3), level)
 
 
 def _progress(count: int, folder: str) -> Iterable[int]:
@@ -131,7 +90,7 @@ def write_mut1ny_tree(folder: Path, options: DemoOptions) -> int:
 
     (folder / "images").mkdir(parents=True)
     (folder / "labels").mkdir()
-    faces = _FaceSource(options, SEGMENTATION_FOLDER)
+    faces = FaceSource(options, SEGMENTATION_FOLDER, options.segmentation_face_scale)
     entries = []
     for index in _progress(options.segmentation_images, SEGMENTATION_FOLDER):
         image, labels, rng = faces.render(index)
@@ -149,7 +108,7 @@ def write_mut1ny_tree(folder: Path, options: DemoOptions) -> int:
 def write_real_folder(folder: Path, name: str, count: int, options: DemoOptions) -> int:
     """Write one real ArtiFact folder of ``count`` faces; return the count."""
     (folder / "images").mkdir(parents=True)
-    faces = _FaceSource(options, name)
+    faces = FaceSource(options, name, options.detection_face_scale)
     as_jpeg = name in options.jpeg_real_sources
     rows = []
     for index in _progress(count, name):
@@ -166,6 +125,20 @@ def write_real_folder(folder: Path, name: str, count: int, options: DemoOptions)
     return count
 
 
+@dataclass
+class FakeFolderResult:
+    """What ``write_fake_folder`` wrote: count, differences to real pictures, inconsistency kinds."""
+
+    count: int = 0
+    mean_abs_diff: float = 0.0
+    artifact_abs_diff: float = 0.0
+    inconsistencies: Counter[str] = field(default_factory=Counter)
+
+
+def _abs_diff_sum(first: np.ndarray, second: np.ndarray) -> int:
+    return int(np.abs(first.astype(np.int64) - second.astype(np.int64)).sum(dtype=np.int64))
+
+
 def write_fake_folder(
     folder: Path,
     generator: str,
@@ -173,38 +146,53 @@ def write_fake_folder(
     options: DemoOptions,
     *,
     layout: Literal["artifact", "folder"] = "artifact",
-) -> tuple[int, float]:
+) -> FakeFolderResult:
     """Write ``count`` images of one generator family.
+
+    Each image is the family's generated version of a face drawn with the family's semantic
+    inconsistencies. The real (coherent) picture of the same face, drawn from a copy of the same
+    random stream, only serves to measure the difference.
 
     Args:
         folder: the output folder (created).
         generator: family name.
         count: number of images.
-        options: demo options (seed, size, strength, identities, noise).
+        options: demo options (seed, size, strengths, identities, noise).
         layout: ``artifact`` (``images/`` + ``metadata.csv``) or ``folder`` (plain PNGs).
 
     Returns:
-        ``(count, mean absolute difference to the real picture of the same face)``.
+        The count, the mean absolute differences to the real pictures and the kinds drawn.
     """
     image_folder = folder / "images" if layout == "artifact" else folder
     image_folder.mkdir(parents=True, exist_ok=True)
-    faces = _FaceSource(options, generator)
+    faces = FaceSource(options, generator, options.detection_face_scale)
     simulator = SimulatedGenerator(generator, seed=options.seed, strength=options.artifact_strength)
+    result = FakeFolderResult(count=count)
     rows = []
-    difference = 0
+    difference, artifact = 0, 0
     for index in _progress(count, generator):
-        image, _, rng = faces.render(index)
+        person, pose, rng = faces.picture(index)
+        flaws = faces.inconsistencies(index, person, pose)
+        result.inconsistencies.update(flaws.kinds)
+        coherent_rng = copy.deepcopy(rng)  # the real picture draws the same texture noise
+        image, _ = render_face(person, pose, options.image_size, rng, flaws)
         noise, low_noise = faces.noise(rng)
         fake = quantize(simulator.generate(image, noise, low_noise))
-        real = quantize(image + noise)
-        difference += int(np.abs(fake.astype(np.int64) - real.astype(np.int64)).sum(dtype=np.int64))
+        artifact += _abs_diff_sum(fake, quantize(image + noise))
+        if flaws.kinds:
+            coherent, _ = render_face(person, pose, options.image_size, coherent_rng)
+            difference += _abs_diff_sum(fake, quantize(coherent + noise))
+        else:
+            difference += _abs_diff_sum(fake, quantize(image + noise))
         name = faces.name(index, "png")
         (image_folder / name).write_bytes(_png_bytes(fake))
         rows.append((f"images/{name}", 1, ARTIFACT_CATEGORY))
     if layout == "artifact":
         _write_csv(folder / "metadata.csv", rows)
     pixels = count * options.image_size * options.image_size * 3
-    return count, difference / pixels if pixels else 0.0
+    if pixels:
+        result.mean_abs_diff, result.artifact_abs_diff = difference / pixels, artifact / pixels
+    return result
 
 
 def generate_demo_data(
@@ -238,11 +226,11 @@ def generate_demo_data(
             detection / name, name, count, options
         )
     for generator in options.generators:
-        count, difference = write_fake_folder(
+        written = write_fake_folder(
             detection / generator, generator, options.fake_images_per_generator, options
         )
-        summary.counts[f"{DETECTION_FOLDER}/{generator}"] = count
-        summary.mean_abs_diff[generator] = difference
+        summary.counts[f"{DETECTION_FOLDER}/{generator}"] = written.count
+        _record_differences(summary, generator, written)
     summary.files_written = sum(1 for path in out_dir.rglob("*") if path.is_file())
     summary.seconds = time.perf_counter() - started
     return summary
@@ -274,15 +262,19 @@ def write_generator_folder(
     started = time.perf_counter()
     out_dir = Path(out_dir)
     _prepare(out_dir, overwrite)
-    written, difference = write_fake_folder(out_dir, generator, count, options, layout=layout)
-    return DemoSummary(
-        out_dir=out_dir,
-        options=options.model_dump(mode="json"),
-        counts={generator: written},
-        mean_abs_diff={generator: difference},
-        files_written=sum(1 for path in out_dir.rglob("*") if path.is_file()),
-        seconds=time.perf_counter() - started,
-    )
+    written = write_fake_folder(out_dir, generator, count, options, layout=layout)
+    summary = DemoSummary(out_dir=out_dir, options=options.model_dump(mode="json"))
+    summary.counts[generator] = written.count
+    _record_differences(summary, generator, written)
+    summary.files_written = sum(1 for path in out_dir.rglob("*") if path.is_file())
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _record_differences(summary: DemoSummary, generator: str, written: FakeFolderResult) -> None:
+    summary.mean_abs_diff[generator] = written.mean_abs_diff
+    summary.artifact_abs_diff[generator] = written.artifact_abs_diff
+    summary.inconsistencies[generator] = dict(sorted(written.inconsistencies.items()))
 
 
 def _options(options: DemoOptions | None, overrides: dict[str, object]) -> DemoOptions:
