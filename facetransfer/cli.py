@@ -22,6 +22,9 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        # DVC's INFO hints ("git add data.dvc", autostage) repeat what the commands print.
+        logging.getLogger("dvc").setLevel(logging.WARNING)
 
 
 def _attach_commands() -> None:

@@ -3,7 +3,9 @@
 The champion detector's registry version carries the hash of the data it was trained on
 (``data_hash``: segmentation + detection manifests' content). The current data is ingested
 (cheap: unchanged files are not re-hashed) and hashed the same way; equal hashes mean there is
-nothing new to learn, and the command exits at once, saying so.
+nothing new to learn, and the command exits at once, saying so. The same holds when a newer
+``challenger`` was already trained on the current data and the promotion rule turned it down:
+retraining on the same data would only repeat that run (``--force`` runs it anyway).
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ class RetrainCheck:
 def check_retrain_due(root: Path, config_path: Path) -> RetrainCheck:
     """Compare the current data hash with the one the champion was trained on."""
     import mlflow
+    from mlflow import MlflowClient
 
     from facetransfer.config import load_run_config
+    from facetransfer.tracking.registry import CHALLENGER, alias_version
     from facetransfer.tracking.store import resolve_tracking_uri
     from facetransfer.workflow.champion import champion_version
     from facetransfer.workflow.ingestion import combined_data_hash, ingest
@@ -52,6 +56,20 @@ def check_retrain_due(root: Path, config_path: Path) -> RetrainCheck:
         return RetrainCheck(
             False,
             f"data unchanged since champion v{version} was trained (data hash {current[:12]})",
+            current,
+            version,
+        )
+    challenger = alias_version(MlflowClient(), config.promotion.detector_model, CHALLENGER)
+    if (
+        challenger is not None
+        and int(challenger.version) > int(champion.version)
+        and (challenger.tags or {}).get("data_hash") == current
+    ):
+        reason = (challenger.tags or {}).get("promotion.reason", "see its promotion.reason tag")
+        return RetrainCheck(
+            False,
+            f"data unchanged since challenger v{challenger.version} was trained on it (data hash "
+            f"{current[:12]}); it was not promoted over champion v{version}: {reason}",
             current,
             version,
         )

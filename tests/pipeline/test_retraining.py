@@ -134,6 +134,14 @@ def test_new_generator_champion_first_then_challenger(project: Project, tmp_path
     assert client.get_model_version_by_alias("deepfake-detector", alias).version == 2
     assert new_version.tags["promotion.reason"] == decision["reason"]
 
+    # The next scheduled run finds nothing new: the data is what version 2 was trained on,
+    # whether it became the champion or was turned down as challenger.
+    runs_before = project.last_run()
+    again = project.facetransfer("retrain", "--config", CONFIG)
+    assert f"data unchanged since {alias} v2" in output(again), output(again)
+    assert "nothing to do" in output(again)
+    assert project.last_run() == runs_before, "no pipeline run was started"
+
 
 def test_failed_scheduled_run_leaves_the_champion_untouched(project: Project) -> None:
     client = project.mlflow()
