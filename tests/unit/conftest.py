@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from facetransfer.classes import MUT1NY_14
 from facetransfer.environment import quiet_third_party_telemetry
+from facetransfer.tracking.store import ensure_experiment
 
 quiet_third_party_telemetry()
 
@@ -117,3 +120,14 @@ def write_detection_data(tmp_path: Path) -> Callable[..., pd.DataFrame]:
         return pd.DataFrame(rows)
 
     return write
+
+
+@pytest.fixture
+def mlflow_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A real MLflow store (SQLite in ``tmp_path``) as the active tracking URI, with the experiment."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(experiment_id=ensure_experiment(uri, tmp_path))
+    yield MlflowClient(uri)
+    mlflow.set_tracking_uri("")

@@ -8,18 +8,7 @@ from mlflow.tracking import MlflowClient
 from torch import nn
 
 from facetransfer.config import PromotionSettings
-from facetransfer.tracking.store import ensure_experiment
 from facetransfer.workflow.registration import register_and_promote
-
-
-@pytest.fixture
-def client(tmp_path, monkeypatch) -> MlflowClient:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(experiment_id=ensure_experiment(uri, tmp_path))
-    yield MlflowClient(uri)
-    mlflow.set_tracking_uri("")
 
 
 def logged_model(name: str) -> tuple[str, str]:
@@ -68,9 +57,9 @@ def comparison(overall_f1: float, per_generator: dict[str, float]) -> dict:
 
 
 def champion_on_current_split(
-    client: MlflowClient, overall_f1: float, per_generator: dict[str, float]
+    mlflow_client: MlflowClient, overall_f1: float, per_generator: dict[str, float]
 ) -> dict:
-    version = client.get_model_version_by_alias("deepfake-detector", "champion")
+    version = mlflow_client.get_model_version_by_alias("deepfake-detector", "champion")
     return {
         "exists": True,
         "version": str(version.version),
@@ -82,26 +71,27 @@ def champion_on_current_split(
     }
 
 
-def test_promotion_rule_decides_the_champion_alias(client: MlflowClient) -> None:
+def test_promotion_rule_decides_the_champion_alias(mlflow_client: MlflowClient) -> None:
     settings = PromotionSettings(metric="f1", tolerance=0.02)
     first = comparison(0.80, {"a": 0.95, "b": 0.70})
     decision = register_and_promote(
         first, {"exists": False}, settings=settings, provenance={"data_hash": "h1"}
     )
     assert decision["promoted"] and decision["detector_version"] == "1"
-    champion = client.get_model_version_by_alias("deepfake-detector", "champion")
+    champion = mlflow_client.get_model_version_by_alias("deepfake-detector", "champion")
     assert champion.version == 1 and champion.tags["data_hash"] == "h1"
     assert champion.tags["generators_trained"] == '["a", "b"]'
 
     # Better overall, but 0.05 worse on generator a: blocked at tolerance 0.02 ...
     challenger = comparison(0.85, {"a": 0.90, "b": 0.90, "c": 0.80})
-    current = champion_on_current_split(client, 0.80, {"a": 0.95, "b": 0.70, "c": 0.20})
+    current = champion_on_current_split(mlflow_client, 0.80, {"a": 0.95, "b": 0.70, "c": 0.20})
     blocked = register_and_promote(challenger, current, settings=settings, provenance={"data_hash": "h2"})
     assert not blocked["promoted"]
     assert "a: 0.9000 < 0.9500" in blocked["reason"]
-    assert client.get_model_version_by_alias("deepfake-detector", "champion").version == 1
-    assert client.get_model_version_by_alias("deepfake-detector", "challenger").version == 2
-    assert client.get_model_version("deepfake-detector", "2").tags["promotion.decision"] == "not promoted"
+    assert mlflow_client.get_model_version_by_alias("deepfake-detector", "champion").version == 1
+    assert mlflow_client.get_model_version_by_alias("deepfake-detector", "challenger").version == 2
+    version_2 = mlflow_client.get_model_version("deepfake-detector", "2")
+    assert version_2.tags["promotion.decision"] == "not promoted"
 
     # ... and promoted when the configured tolerance allows that regression.
     lenient = PromotionSettings(metric="f1", tolerance=0.10)
@@ -109,29 +99,31 @@ def test_promotion_rule_decides_the_champion_alias(client: MlflowClient) -> None
     assert promoted["promoted"] and promoted["detector_version"] == "2", (
         "the same run is not registered twice"
     )
-    assert client.get_model_version_by_alias("deepfake-detector", "champion").version == 2
+    assert mlflow_client.get_model_version_by_alias("deepfake-detector", "champion").version == 2
     with pytest.raises(mlflow.exceptions.MlflowException):
-        client.get_model_version_by_alias("deepfake-detector", "challenger")
-    segmenter_champion = client.get_model_version_by_alias("face-segmenter", "champion")
+        mlflow_client.get_model_version_by_alias("deepfake-detector", "challenger")
+    segmenter_champion = mlflow_client.get_model_version_by_alias("face-segmenter", "champion")
     assert segmenter_champion.run_id == challenger["best_segmenter"]["run_id"]
 
     # Rerunning with nothing new (cached training) keeps the champion and says why.
     again = register_and_promote(
         challenger,
-        champion_on_current_split(client, 0.85, {"a": 0.9}),
+        champion_on_current_split(mlflow_client, 0.85, {"a": 0.9}),
         settings=settings,
         provenance={"data_hash": "h2"},
     )
     assert again["promoted"] and "already the champion" in again["reason"]
-    assert len(client.search_model_versions("name='deepfake-detector'")) == 2
+    assert len(mlflow_client.search_model_versions("name='deepfake-detector'")) == 2
 
 
-def test_challenger_that_does_not_beat_the_champion_gets_the_challenger_alias(client: MlflowClient) -> None:
+def test_challenger_that_does_not_beat_the_champion_gets_the_challenger_alias(
+    mlflow_client: MlflowClient,
+) -> None:
     settings = PromotionSettings(metric="f1", tolerance=1.0)
     register_and_promote(comparison(0.9, {"a": 0.9}), {"exists": False}, settings=settings, provenance={})
     worse = comparison(0.7, {"a": 0.95})
     decision = register_and_promote(
-        worse, champion_on_current_split(client, 0.9, {"a": 0.9}), settings=settings, provenance={}
+        worse, champion_on_current_split(mlflow_client, 0.9, {"a": 0.9}), settings=settings, provenance={}
     )
     assert not decision["promoted"] and "does not beat" in decision["reason"]
-    assert client.get_model_version_by_alias("deepfake-detector", "challenger").version == 2
+    assert mlflow_client.get_model_version_by_alias("deepfake-detector", "challenger").version == 2

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import mlflow
 import pytest
-from mlflow.tracking import MlflowClient
 
 from facetransfer.classes import MUT1NY_14
 from facetransfer.config import DataSettings, EvaluationSettings, ModelTrainingSettings
 from facetransfer.data.demo import generate_demo_data
-from facetransfer.tracking.store import ensure_experiment
 from facetransfer.training import TrainConfig
 from facetransfer.workflow.comparison import compare_and_log
 from facetransfer.workflow.detector import evaluate_and_log_detector, train_and_log_detector
@@ -55,16 +53,6 @@ def data_settings(tmp_path_factory: pytest.TempPathFactory) -> DataSettings:
     )
 
 
-@pytest.fixture
-def tracking(tmp_path, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(experiment_id=ensure_experiment(uri, tmp_path))
-    yield MlflowClient(uri)
-    mlflow.set_tracking_uri("")
-
-
 def test_ingest_and_split_are_reproducible_and_hash_the_content(
     data_settings: DataSettings, tmp_path
 ) -> None:
@@ -80,7 +68,7 @@ def test_ingest_and_split_are_reproducible_and_hash_the_content(
 
 
 def test_stages_train_evaluate_and_compare_with_nested_runs(
-    data_settings: DataSettings, tracking, tmp_path
+    data_settings: DataSettings, mlflow_client, tmp_path
 ) -> None:
     base = tmp_path
     segmentation, _ = split(ingest(data_settings, "segmentation", base=base)[0], data_settings)
@@ -123,10 +111,10 @@ def test_stages_train_evaluate_and_compare_with_nested_runs(
     assert comparison["best_detector"]["run_id"] == det_report["run_id"]
     assert comparison["table_2"][0]["TL"] == "Last"
     for report in (seg_report, det_report):
-        run = tracking.get_run(report["run_id"])
+        run = mlflow_client.get_run(report["run_id"])
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
-    detector_run = tracking.get_run(det_report["run_id"])
+    detector_run = mlflow_client.get_run(det_report["run_id"])
     assert detector_run.data.tags["transferred_from_run"] == seg_report["run_id"]
     assert {"test_f1", "val_f1", "test_tconv_f1", "train_loss"} <= set(detector_run.data.metrics)
-    parent_files = {a.path for a in tracking.list_artifacts(parent.info.run_id, "tables")}
+    parent_files = {a.path for a in mlflow_client.list_artifacts(parent.info.run_id, "tables")}
     assert "tables/table_2_detection.md" in parent_files
