@@ -17,6 +17,7 @@ from facetransfer.classes import CLASS_SCHEMES
 from facetransfer.data.image_checks import DEFAULT_MAX_IMAGE_PIXELS
 from facetransfer.data.sources import SourceConfig, parse_sources
 from facetransfer.models import BACKBONES, VARIANTS
+from facetransfer.tracking.registry import DETECTOR_MODEL, SEGMENTER_MODEL
 from facetransfer.training.config import TrainConfig
 from facetransfer.validation import ValidationBounds
 
@@ -127,8 +128,8 @@ class PromotionSettings(BaseModel):
     selection_metric: Literal[DETECTION_METRICS] = "f1"  # type: ignore[valid-type]
     metric: Literal[DETECTION_METRICS] = "f1"  # type: ignore[valid-type]
     tolerance: float = Field(default=0.02, ge=0)
-    detector_model: str = "deepfake-detector"
-    segmenter_model: str = "face-segmenter"
+    detector_model: str = DETECTOR_MODEL
+    segmenter_model: str = SEGMENTER_MODEL
 
 
 class RunConfig(BaseModel):

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from facetransfer.data.readers.paths import list_image_files
 from facetransfer.data.sources import IMAGE_EXTENSIONS
 
 logger = logging.getLogger(__name__)
 
 
 def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
-    """Image files named by ``inputs`` (files, or folders searched recursively), sorted.
+    """Image files named by ``inputs`` (files, or folders searched recursively, hidden entries skipped).
 
     Raises:
         FileNotFoundError: an input does not exist, or no image was found.
@@ -22,9 +23,7 @@ def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
     images: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            images += sorted(
-                p for p in item.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-            )
+            images += list_image_files(item)
         elif item.is_file():
             images.append(item)
         else:
@@ -49,7 +48,7 @@ def score_images(
     from mlflow.tracking import MlflowClient
 
     from facetransfer.evaluation import predict_scores
-    from facetransfer.tracking.registry import alias_version
+    from facetransfer.tracking.registry import alias_version, load_registered_detector
 
     mlflow.set_tracking_uri(tracking_uri)
     version = alias_version(MlflowClient(), model_name, alias)
@@ -57,13 +56,16 @@ def score_images(
         raise LookupError(
             f"no registered model {model_name}@{alias} in {tracking_uri}: run the pipeline first"
         )
-    tags = version.tags or {}
-    model = mlflow.pytorch.load_model(f"models:/{model_name}/{version.version}", map_location="cpu")
+    detector = load_registered_detector(model_name, version)
     frame = pd.DataFrame({"path": [str(p.resolve()) for p in images]})
     scores = predict_scores(
-        model, frame, image_size=int(tags["image_size"]), backbone=tags["backbone"], batch_size=batch_size
+        detector.model,
+        frame,
+        image_size=detector.image_size,
+        backbone=detector.backbone,
+        batch_size=batch_size,
     )
-    threshold = float(tags["threshold"])
+    threshold = detector.threshold
     return frame.assign(
         fake_probability=scores,
         prediction=["fake" if s >= threshold else "real" for s in scores],

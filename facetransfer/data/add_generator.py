@@ -14,7 +14,6 @@ leaves a half-copied generator behind.
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import re
@@ -172,7 +171,4 @@ def _copy_valid_images(
         report.files_added += 1
         report.bytes_added += facts.size_bytes
     if rows:
-        with (staging / artifact.METADATA_FILE).open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(["image_path", "target", "category"])
-            writer.writerows(rows)
+        artifact.write_metadata(staging, rows)

@@ -178,3 +178,8 @@ def source_fingerprints(manifest: object) -> dict[str, str]:
         str(source): fingerprint_lines(group.tolist())
         for source, group in lines.groupby(frame["source"], sort=True)
     }
+
+
+def data_fingerprint(fingerprints: dict[str, str]) -> str:
+    """Content hash of a whole manifest from its per-source ``fingerprints`` (source_fingerprints)."""
+    return fingerprint_lines(f"{name} {digest}" for name, digest in fingerprints.items())

@@ -15,7 +15,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from facetransfer.classes import ClassScheme
+from facetransfer.classes import MASK_ENCODINGS, ClassScheme
 from facetransfer.data.hashing import FileFactCache
 from facetransfer.data.image_checks import (
     DEFAULT_MAX_IMAGE_PIXELS,
@@ -56,7 +56,7 @@ class Inspector:
         """Facts of a mask decoded with ``scheme`` (cached per encoding and scheme)."""
         return self._facts(
             path,
-            f"mask:{encoding}:{scheme.name}",
+            mask_kind(encoding, scheme),
             lambda: inspect_mask_file(path, encoding=encoding, scheme=scheme),
         )
 
@@ -119,7 +119,7 @@ def inspect_candidates(
     candidates = list(candidates)
     inspector.cache.prefetch((c.path for c in candidates), "image")
     if scheme is not None:
-        for encoding in ("color", "index"):
+        for encoding in MASK_ENCODINGS:
             masks = [
                 c.mask_path for c in candidates if c.mask_path is not None and c.mask_encoding == encoding
             ]

@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from facetransfer.data.errors import SourceConfigError, SourceNotFoundError
-from facetransfer.data.hashing import FileFactCache, fingerprint_lines, source_fingerprints
+from facetransfer.data.hashing import FileFactCache, data_fingerprint, source_fingerprints
 from facetransfer.data.image_checks import DEFAULT_MAX_IMAGE_PIXELS
 from facetransfer.data.inspection import Inspector
 from facetransfer.data.records import ManifestRow, QuarantineCheck, QuarantineEntry
@@ -272,7 +272,7 @@ def _report(
             str(k): int(v) for k, v in quarantine["check"].value_counts().sort_index().items()
         },
         "fingerprints": fingerprints,
-        "data_fingerprint": fingerprint_lines(f"{name} {digest}" for name, digest in fingerprints.items()),
+        "data_fingerprint": data_fingerprint(fingerprints),
         "hashing": hashing,
         "sources": source_reports,
     }

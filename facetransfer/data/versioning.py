@@ -40,7 +40,6 @@ from typing import Any, NamedTuple
 
 from facetransfer.data.demo import DemoOptions, generate_demo_data
 from facetransfer.data.errors import DataVersionError
-from facetransfer.data.hashing import source_fingerprints
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +55,6 @@ __all__ = [
     "ensure_data",
     "read_dvc_md5",
     "read_dvc_meta",
-    "source_fingerprints",
     "track_data",
 ]
 

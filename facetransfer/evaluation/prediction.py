@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import Dataset
 
 from facetransfer.classes import ClassScheme
 from facetransfer.data.datasets import ImageDataset, SegmentationDataset
 from facetransfer.evaluation.segmentation_metrics import SegmentationConfusion
 from facetransfer.training.device import DeviceSettings, device_settings
+from facetransfer.training.loaders import build_loader
 
 SegmentationExample = tuple[np.ndarray, np.ndarray, np.ndarray]
 """``(image (H, W, 3) uint8, true class ids (H, W), predicted class ids (H, W))``."""
@@ -37,21 +38,22 @@ def _inference(model: nn.Module, settings: DeviceSettings) -> Iterator[nn.Module
         model.to(original).to(memory_format=torch.contiguous_format).train(was_training)
 
 
+def _forward_batches(
+    model: nn.Module, dataset: Dataset, *, batch_size: int, device: str
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, DeviceSettings]]:
+    """``(logits, second item of the batch, settings)`` per batch of ``dataset``, in order, in fp32."""
+    settings = device_settings(device, amp=False)
+    loader = build_loader(dataset, batch_size=batch_size, settings=settings, shuffle_seed=None)
+    with _inference(model, settings):
+        for images, second in loader:
+            yield model(settings.images_to_device(images)), second, settings
+
+
 def _backbone_of(model: nn.Module) -> str:
     name = getattr(model, "backbone_name", None)
     if not isinstance(name, str):
         raise ValueError("the model has no backbone_name: build it with facetransfer.models")
     return name
-
-
-def _loader(dataset: torch.utils.data.Dataset, batch_size: int, settings: DeviceSettings) -> DataLoader:
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=settings.num_workers,
-        pin_memory=settings.pin_memory,
-    )
 
 
 def predict_scores(
@@ -76,14 +78,10 @@ def predict_scores(
     Returns:
         ``(len(frame),)`` float64 probabilities that each image is generated.
     """
-    settings = device_settings(device, amp=False)
     dataset = ImageDataset(frame, image_size=image_size, backbone=backbone)
     scores = np.empty(len(dataset), dtype=np.float64)
-    with _inference(model, settings):
-        for images, indices in _loader(dataset, batch_size, settings):
-            with settings.autocast():
-                logits = model(settings.images_to_device(images))
-            scores[indices.numpy()] = torch.sigmoid(logits.float()).cpu().numpy()
+    for logits, indices, _ in _forward_batches(model, dataset, batch_size=batch_size, device=device):
+        scores[indices.numpy()] = torch.sigmoid(logits).cpu().numpy()
     return scores
 
 
@@ -103,16 +101,12 @@ def evaluate_segmenter(
     Returns:
         ``{"pixel_accuracy", "miou", "per_class_iou": {class name: IoU (NaN if absent)}, "n_images"}``.
     """
-    settings = device_settings(device, amp=False)
     dataset = SegmentationDataset(
         frame, image_size=image_size, backbone=_backbone_of(model), scheme=scheme, augment=False
     )
     confusion = SegmentationConfusion(scheme.num_classes)
-    with _inference(model, settings):
-        for images, masks in _loader(dataset, batch_size, settings):
-            with settings.autocast():
-                logits = model(settings.images_to_device(images))
-            confusion.update(logits.argmax(dim=1), settings.targets_to_device(masks))
+    for logits, masks, settings in _forward_batches(model, dataset, batch_size=batch_size, device=device):
+        confusion.update(logits.argmax(dim=1), settings.targets_to_device(masks))
     return {
         "pixel_accuracy": confusion.pixel_accuracy,
         "miou": confusion.mean_iou,
@@ -131,18 +125,19 @@ def segmentation_examples(
     device: str = "auto",
 ) -> list[SegmentationExample]:
     """Image, ground truth and prediction of the first ``count`` rows (for overlay plots)."""
-    settings = device_settings(device, amp=False)
     dataset = SegmentationDataset(
-        frame.head(count), image_size=image_size, backbone=_backbone_of(model), scheme=scheme, augment=False
+        frame.head(count),
+        image_size=image_size,
+        backbone=_backbone_of(model),
+        scheme=scheme,
+        augment=False,
+        cache=True,  # the batches below decode each row once; the overlays reuse it
     )
     examples: list[SegmentationExample] = []
-    with _inference(model, settings):
-        for index in range(len(dataset)):
+    index = 0
+    for logits, _, _ in _forward_batches(model, dataset, batch_size=len(dataset) or 1, device=device):
+        for predicted in logits.argmax(dim=1).cpu().numpy().astype(np.uint8):
             image, truth = dataset.decoded(index)
-            tensor, _ = dataset[index]
-            with settings.autocast():
-                logits = model(settings.images_to_device(tensor.unsqueeze(0)))
-            examples.append(
-                (image, np.asarray(truth), logits.argmax(dim=1)[0].cpu().numpy().astype(np.uint8))
-            )
+            examples.append((image, np.asarray(truth), predicted))
+            index += 1
     return examples

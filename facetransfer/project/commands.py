@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from facetransfer.tracking.registry import CHAMPION, DETECTOR_MODEL
+
 logger = logging.getLogger(__name__)
 
 ROOT_OPTION = click.option(
@@ -35,7 +37,7 @@ def setup_command(root: Path, dvc_remote: str | None) -> None:
 
 @click.command("status")
 @ROOT_OPTION
-@click.option("--model", "model_name", default="deepfake-detector", show_default=True)
+@click.option("--model", "model_name", default=DETECTOR_MODEL, show_default=True)
 def status_command(root: Path, model_name: str) -> None:
     """Show the champion and challenger detectors and where to look at runs."""
     from mlflow.tracking import MlflowClient
@@ -144,8 +146,8 @@ def schedule_command(
 @click.command("predict")
 @click.argument("inputs", nargs=-1, required=True)
 @ROOT_OPTION
-@click.option("--model", "model_name", default="deepfake-detector", show_default=True)
-@click.option("--alias", default="champion", show_default=True)
+@click.option("--model", "model_name", default=DETECTOR_MODEL, show_default=True)
+@click.option("--alias", default=CHAMPION, show_default=True)
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -178,15 +180,14 @@ def predict_command(
 @click.option("--port", default=5000, show_default=True)
 def ui_command(root: Path, port: int) -> None:
     """Serve the MLflow UI on the project's store (one worker, no job runner)."""
+    from facetransfer.project.stack import executable
     from facetransfer.tracking.store import resolve_tracking_uri
 
     uri = resolve_tracking_uri(root.resolve())
     os.environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
-    mlflow = Path(sys.executable).with_name("mlflow")
+    mlflow = executable("mlflow")
     click.echo(f"MLflow UI on http://127.0.0.1:{port} for {uri}")
-    os.execv(
-        str(mlflow), [str(mlflow), "ui", "--backend-store-uri", uri, "--workers", "1", "--port", str(port)]
-    )
+    os.execv(mlflow, [mlflow, "ui", "--backend-store-uri", uri, "--workers", "1", "--port", str(port)])
 
 
 def project_commands() -> list[click.Command]:

@@ -109,8 +109,8 @@ def retrain(root: str | Path, config: str | Path, *, force: bool = False) -> int
 
 def run_pipeline(root: Path, config_path: Path) -> int:
     """``zenml pipeline run pipelines.transfer_pipeline -c <config>`` in ``root``; its exit code."""
-    from facetransfer.project.stack import zenml_executable
+    from facetransfer.project.stack import executable
 
-    command = [zenml_executable(), "pipeline", "run", "pipelines.transfer_pipeline", "-c", str(config_path)]
+    command = [executable("zenml"), "pipeline", "run", "pipelines.transfer_pipeline", "-c", str(config_path)]
     logger.info("running: %s", " ".join(command))
     return subprocess.run(command, cwd=root, check=False).returncode

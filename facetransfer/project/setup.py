@@ -73,11 +73,9 @@ def describe(report: SetupReport) -> str:
 
 
 def _run(command: list[str], root: Path) -> None:
-    import shutil
-    import sys
+    from facetransfer.project.stack import executable
 
-    executable = Path(sys.executable).with_name(command[0])
-    program = str(executable) if executable.exists() else shutil.which(command[0]) or command[0]
+    program = executable(command[0])
     result = subprocess.run([program, *command[1:]], cwd=root, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(

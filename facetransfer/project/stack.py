@@ -25,21 +25,21 @@ class StackSetupError(RuntimeError):
     """A ``zenml`` command of the set-up failed (the message holds its output)."""
 
 
-def zenml_executable() -> str:
-    """The ``zenml`` CLI of this environment (next to the running Python, else on PATH)."""
-    beside_python = Path(sys.executable).with_name("zenml")
+def executable(name: str) -> str:
+    """The ``name`` CLI (zenml, dvc, mlflow) of this environment: next to the running Python, else on PATH."""
+    beside_python = Path(sys.executable).with_name(name)
     if beside_python.exists():
         return str(beside_python)
-    found = shutil.which("zenml")
+    found = shutil.which(name)
     if found is None:
-        raise StackSetupError("the `zenml` command is not installed in this environment")
+        raise StackSetupError(f"the `{name}` command is not installed in this environment")
     return found
 
 
 def run_zenml(*args: str, root: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run one ``zenml`` CLI command in ``root``."""
     result = subprocess.run(
-        [zenml_executable(), *args], cwd=root, capture_output=True, text=True, check=False
+        [executable("zenml"), *args], cwd=root, capture_output=True, text=True, check=False
     )
     if check and result.returncode != 0:
         raise StackSetupError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,35 @@ def alias_version(client: Any, name: str, alias: str) -> Any | None:
         return client.get_model_version_by_alias(name, alias)
     except MlflowException:
         return None
+
+
+@dataclass(frozen=True)
+class RegisteredDetector:
+    """A registered detector version, loaded with the settings it was evaluated with."""
+
+    model: Any
+    version: Any
+    threshold: float
+    image_size: int
+    backbone: str
+
+
+def load_registered_detector(name: str, version: Any) -> RegisteredDetector:
+    """Load detector ``version`` of ``name`` (on the CPU) with its threshold, image size, backbone.
+
+    These three come from the version's tags, set at registration, so scoring with them
+    matches the evaluation that promoted the model.
+    """
+    import mlflow
+
+    tags = version.tags or {}
+    return RegisteredDetector(
+        model=mlflow.pytorch.load_model(f"models:/{name}/{version.version}", map_location="cpu"),
+        version=version,
+        threshold=float(tags["threshold"]),
+        image_size=int(tags["image_size"]),
+        backbone=tags["backbone"],
+    )
 
 
 def set_version_tags(client: Any, name: str, version: str, tags: Mapping[str, Any]) -> None:

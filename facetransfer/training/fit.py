@@ -37,7 +37,6 @@ class FitResult:
         epochs_run: epochs completed (including those before a resume).
         seconds: wall time of all epochs (including those before a resume).
         stopped_early: whether early stopping ended the run.
-        resumed_from_epoch: epochs already done in the checkpoint resumed from (0: fresh run).
     """
 
     history: list[dict[str, float]] = field(default_factory=list)
@@ -46,7 +45,6 @@ class FitResult:
     epochs_run: int = 0
     seconds: float = 0.0
     stopped_early: bool = False
-    resumed_from_epoch: int = 0
 
 
 def _set_epoch(loader: DataLoader, epoch: int) -> None:
@@ -121,7 +119,7 @@ def fit(
             scaler.load_state_dict(state["scaler"])
         restore_rng_state(state["rng"])
         best_state, stale_epochs, start_epoch = state["best_model"], state["stale_epochs"], state["epoch"]
-        result = FitResult(**{**state["result"], "resumed_from_epoch": state["epoch"]})
+        result = FitResult(**state["result"])
         logger.info("resuming from %s after epoch %d", checkpoint_path, start_epoch)
         if state["finished"]:
             start_epoch = config.epochs
@@ -184,7 +182,7 @@ def fit(
                         "scaler": scaler.state_dict() if scaler is not None else None,
                         "best_model": best_state,
                         "stale_epochs": stale_epochs,
-                        "result": {k: v for k, v in vars(result).items() if k != "resumed_from_epoch"},
+                        "result": vars(result),
                         "rng": rng_state(),
                     },
                 )

@@ -20,9 +20,8 @@ from typing import Any
 
 import pandas as pd
 
+from facetransfer.data.splitting import SPLITS
 from facetransfer.validation.bounds import ValidationBounds
-
-SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from typing import Any
 import pandas as pd
 
 from facetransfer.evaluation import detection_metrics
-from facetransfer.tracking.registry import CHAMPION, alias_version, json_tag
+from facetransfer.tracking.registry import CHAMPION, alias_version, json_tag, load_registered_detector
 from facetransfer.tracking.runs import log_table
-from facetransfer.workflow.detector import metrics_by_scope, score_detector
+from facetransfer.workflow.detector import metrics_by_scope, prefixed_metrics, score_detector
 from facetransfer.workflow.runs import pipeline_run, split_frame
 
 logger = logging.getLogger(__name__)
@@ -41,17 +41,22 @@ def evaluate_champion(manifest: pd.DataFrame, *, model_name: str, batch_size: in
         ``{"exists": False, "new_generators": [...]}`` without a champion; otherwise its version,
         threshold, the generators it was trained and evaluated on, and the metrics.
     """
-    import mlflow
-
     version = champion_version(model_name)
     generators_new = new_generators(manifest, version)
     if version is None:
         logger.info("no %s@%s yet: nothing to evaluate before training", model_name, CHAMPION)
         return {"exists": False, "new_generators": generators_new}
-    tags = version.tags or {}
-    threshold, image_size, backbone = float(tags["threshold"]), int(tags["image_size"]), tags["backbone"]
-    model = mlflow.pytorch.load_model(f"models:/{model_name}/{version.version}", map_location="cpu")
-    scored = score_detector(model, manifest, image_size=image_size, backbone=backbone, batch_size=batch_size)
+    champion = load_registered_detector(model_name, version)
+    threshold = champion.threshold
+    # Only the test split and the new generators' images are measured: score nothing else.
+    needed = manifest[(manifest["split"] == "test") | manifest["generator"].isin(generators_new)]
+    scored = score_detector(
+        champion.model,
+        needed,
+        image_size=champion.image_size,
+        backbone=champion.backbone,
+        batch_size=batch_size,
+    )
     test = split_frame(scored, "test")
     test_metrics = metrics_by_scope(test, threshold)
     real_test = test[test["label"] == 0]
@@ -85,18 +90,13 @@ def evaluate_champion(manifest: pd.DataFrame, *, model_name: str, batch_size: in
 def _log_champion(version: str, test_metrics: dict[str, Any], on_new: dict[str, dict[str, Any]]) -> None:
     import mlflow
 
-    mlflow.log_metrics(_metric_dict("champion/test", test_metrics["overall"]))
+    mlflow.log_metrics(prefixed_metrics("champion/test", test_metrics["overall"], separator="/"))
     for generator, metrics in test_metrics["per_generator"].items():
-        mlflow.log_metrics(_metric_dict(f"champion/test/{generator}", metrics))
+        mlflow.log_metrics(prefixed_metrics(f"champion/test/{generator}", metrics, separator="/"))
     for generator, metrics in on_new.items():
-        mlflow.log_metrics(_metric_dict(f"champion/new/{generator}", metrics))
+        mlflow.log_metrics(prefixed_metrics(f"champion/new/{generator}", metrics, separator="/"))
     rows = [{"scope": "overall", **test_metrics["overall"]}]
     rows += [{"scope": g, **m} for g, m in test_metrics["per_generator"].items()]
     rows += [{"scope": f"new:{g}", **m} for g, m in on_new.items()]
     log_table(pd.DataFrame(rows), "tables/champion_per_generator")
     mlflow.set_tags({"champion.version": version, "data.new_generators": ",".join(on_new) or "none"})
-
-
-def _metric_dict(prefix: str, metrics: dict[str, Any]) -> dict[str, float]:
-    keys = ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer")
-    return {f"{prefix}/{k}": float(metrics[k]) for k in keys if metrics.get(k) == metrics.get(k)}

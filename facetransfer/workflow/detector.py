@@ -209,9 +209,17 @@ def evaluate_and_log_detector(
     return {**report, "threshold": threshold, "val": val_metrics, "test": test_metrics}
 
 
+def prefixed_metrics(
+    prefix: str, metrics: Mapping[str, Any], keys: tuple[str, ...] = SCORE_METRICS, separator: str = "_"
+) -> dict[str, float]:
+    """MLflow metrics ``<prefix><separator><key>`` of the finite ``keys`` present in ``metrics``."""
+    return {
+        f"{prefix}{separator}{k}": float(metrics[k]) for k in keys if k in metrics and np.isfinite(metrics[k])
+    }
+
+
 def _prefixed(prefix: str, metrics: Mapping[str, Any]) -> dict[str, float]:
-    keys = (*SCORE_METRICS, "threshold")
-    return {f"{prefix}_{k}": float(metrics[k]) for k in keys if k in metrics and np.isfinite(metrics[k])}
+    return prefixed_metrics(prefix, metrics, (*SCORE_METRICS, "threshold"))
 
 
 def _metrics_frame(metrics: Mapping[str, Mapping[str, Any]], key: str) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from facetransfer.config import DataSettings
-from facetransfer.data.hashing import fingerprint_lines, source_fingerprints
+from facetransfer.data.hashing import data_fingerprint, source_fingerprints
 from facetransfer.data.manifest import build_manifest
 from facetransfer.data.splitting import assign_splits, split_counts_by_stratum, validate_ratios
 from facetransfer.data.versioning import ensure_data, read_dvc_md5
@@ -95,7 +95,7 @@ def split(manifest: pd.DataFrame, settings: DataSettings) -> tuple[pd.DataFrame,
 
 def manifest_fingerprint(manifest: pd.DataFrame) -> str:
     """Content hash of a manifest (the same as its ingestion report's ``data_hash``)."""
-    return fingerprint_lines(f"{name} {digest}" for name, digest in source_fingerprints(manifest).items())
+    return data_fingerprint(source_fingerprints(manifest))
 
 
 def combined_data_hash(*hashes: str) -> str:

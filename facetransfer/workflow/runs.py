@@ -80,7 +80,7 @@ def finish_training_run(
             **extra_params,
         }
     )
-    best = result.history[result.best_epoch - 1]
+    best = result.best_metrics
     mlflow.log_metrics(
         {
             "best_epoch": result.best_epoch,

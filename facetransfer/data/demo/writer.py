@@ -20,7 +20,6 @@ options and no metadata, JPEGs with fixed quality/subsampling, the XML and CSV f
 from __future__ import annotations
 
 import copy
-import csv
 import io
 import shutil
 import time
@@ -40,6 +39,7 @@ from facetransfer.data.demo.options import DETECTION_FOLDER, SEGMENTATION_FOLDER
 from facetransfer.data.demo.pictures import FaceSource
 from facetransfer.data.demo.raster import quantize
 from facetransfer.data.errors import DemoDataError
+from facetransfer.data.readers.artifact import write_metadata
 
 ARTIFACT_CATEGORY = "human_faces"
 
@@ -75,13 +75,6 @@ def _prepare(folder: Path, overwrite: bool) -> None:
             )
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
-
-
-def _write_csv(path: Path, rows: list[tuple[str, int, str]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["image_path", "target", "category"])
-        writer.writerows(rows)
 
 
 def write_mut1ny_tree(folder: Path, options: DemoOptions) -> int:
@@ -121,7 +114,7 @@ def write_real_folder(folder: Path, name: str, count: int, options: DemoOptions)
             relative, data = f"images/{faces.name(index, 'png')}", _png_bytes(pixels)
         (folder / relative).write_bytes(data)
         rows.append((relative, 0, ARTIFACT_CATEGORY))
-    _write_csv(folder / "metadata.csv", rows)
+    write_metadata(folder, rows)
     return count
 
 
@@ -188,7 +181,7 @@ def write_fake_folder(
         (image_folder / name).write_bytes(_png_bytes(fake))
         rows.append((f"images/{name}", 1, ARTIFACT_CATEGORY))
     if layout == "artifact":
-        _write_csv(folder / "metadata.csv", rows)
+        write_metadata(folder, rows)
     pixels = count * options.image_size * options.image_size * 3
     if pixels:
         result.mean_abs_diff, result.artifact_abs_diff = difference / pixels, artifact / pixels

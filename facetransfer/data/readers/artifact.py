@@ -27,6 +27,14 @@ METADATA_FILE = "metadata.csv"
 _MAX_EXAMPLES = 5
 
 
+def write_metadata(folder: Path, rows: list[tuple[str, int, str]]) -> None:
+    """Write ``folder``'s ``metadata.csv`` from ``(image_path, target, category)`` rows."""
+    with (folder / METADATA_FILE).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["image_path", "target", "category"])
+        writer.writerows(rows)
+
+
 def discover(config: SourceConfig, folder: Path, *, derived_dir: Path | None = None) -> DiscoveryResult:
     """List the images of an ArtiFact root or of a single ArtiFact folder.
 
