@@ -38,16 +38,16 @@ def check_retrain_due(root: Path, config_path: Path) -> RetrainCheck:
     from mlflow import MlflowClient
 
     from facetransfer.config import load_run_config
-    from facetransfer.tracking.registry import CHALLENGER, alias_version
+    from facetransfer.tracking.registry import CHALLENGER, CHAMPION, alias_version
     from facetransfer.tracking.store import resolve_tracking_uri
-    from facetransfer.workflow.champion import champion_version
     from facetransfer.workflow.ingestion import combined_data_hash, ingest
 
     config = load_run_config(config_path)
     hashes = [ingest(config.data, kind, base=root)[2]["data_hash"] for kind in ("segmentation", "detection")]
     current = combined_data_hash(*hashes)
     mlflow.set_tracking_uri(resolve_tracking_uri(root))
-    champion = champion_version(config.promotion.detector_model)
+    client = MlflowClient()
+    champion = alias_version(client, config.promotion.detector_model, CHAMPION)
     if champion is None:
         return RetrainCheck(True, f"no {config.promotion.detector_model}@champion yet", current, None)
     trained_on = (champion.tags or {}).get("data_hash")
@@ -59,12 +59,9 @@ def check_retrain_due(root: Path, config_path: Path) -> RetrainCheck:
             current,
             version,
         )
-    challenger = alias_version(MlflowClient(), config.promotion.detector_model, CHALLENGER)
-    if (
-        challenger is not None
-        and int(challenger.version) > int(champion.version)
-        and (challenger.tags or {}).get("data_hash") == current
-    ):
+    # A challenger is always newer than the champion (promotion clears older ones).
+    challenger = alias_version(client, config.promotion.detector_model, CHALLENGER)
+    if challenger is not None and (challenger.tags or {}).get("data_hash") == current:
         reason = (challenger.tags or {}).get("promotion.reason", "see its promotion.reason tag")
         return RetrainCheck(
             False,

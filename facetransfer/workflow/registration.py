@@ -72,7 +72,10 @@ def register_and_promote(
     if decision.promote:
         client.set_registered_model_alias(settings.detector_model, CHAMPION, detector_version.version)
         client.set_registered_model_alias(settings.segmenter_model, CHAMPION, segmenter_version.version)
-        if _alias_target(client, settings.detector_model, CHALLENGER) == str(detector_version.version):
+        # A promoted version supersedes every challenger up to it (itself included): none stays
+        # pending behind the new champion.
+        pending = _alias_target(client, settings.detector_model, CHALLENGER)
+        if pending is not None and int(pending) <= int(detector_version.version):
             client.delete_registered_model_alias(settings.detector_model, CHALLENGER)
     elif str(champion.get("version")) != str(detector_version.version):
         client.set_registered_model_alias(settings.detector_model, CHALLENGER, detector_version.version)

@@ -127,3 +127,24 @@ def test_challenger_that_does_not_beat_the_champion_gets_the_challenger_alias(
     )
     assert not decision["promoted"] and "does not beat" in decision["reason"]
     assert mlflow_client.get_model_version_by_alias("deepfake-detector", "challenger").version == 2
+
+
+def test_a_promoted_version_clears_an_older_challenger(mlflow_client: MlflowClient) -> None:
+    settings = PromotionSettings(metric="f1", tolerance=0.02)
+    register_and_promote(comparison(0.8, {"a": 0.8}), {"exists": False}, settings=settings, provenance={})
+    register_and_promote(
+        comparison(0.7, {"a": 0.7}),
+        champion_on_current_split(mlflow_client, 0.8, {"a": 0.8}),
+        settings=settings,
+        provenance={},
+    )
+    assert mlflow_client.get_model_version_by_alias("deepfake-detector", "challenger").version == 2
+    promoted = register_and_promote(
+        comparison(0.9, {"a": 0.9}),
+        champion_on_current_split(mlflow_client, 0.8, {"a": 0.8}),
+        settings=settings,
+        provenance={},
+    )
+    assert promoted["promoted"] and promoted["detector_version"] == "3"
+    with pytest.raises(mlflow.exceptions.MlflowException):
+        mlflow_client.get_model_version_by_alias("deepfake-detector", "challenger")
