@@ -43,7 +43,8 @@ def _frame_digest(frame: pd.DataFrame, columns: list[str]) -> str:
 
 
 def _run_key(task: str, config: TrainConfig, frames: tuple[pd.DataFrame, pd.DataFrame], **extra: Any) -> dict:
-    columns = ["path", "mask_path", "mask_encoding", "label"]
+    # Content hashes too: files regenerated under the same paths must not resume a stale run.
+    columns = ["path", "sha256", "mask_path", "mask_sha256", "mask_encoding", "label"]
     settings = {
         k: v for k, v in config.to_dict().items() if k not in ("num_workers", "device", "cpu_threads")
     }

@@ -7,6 +7,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -32,6 +33,7 @@ from facetransfer.training import (
 from facetransfer.training.device import cpu_threads, deterministic_algorithms
 from facetransfer.training.fit import learning_rate_at
 from facetransfer.training.loaders import build_loader
+from facetransfer.training.tasks import _run_key
 
 BACKBONE = "mobilenet_v3_large"
 CPU = device_settings("cpu")
@@ -220,3 +222,10 @@ def test_detector_separates_two_trivially_different_classes(
     )
     assert result.history[result.best_epoch - 1]["val_accuracy"] == 1.0, result.history
     assert result.pos_weight == 1.0 and result.variant == "none" and not result.model.training
+
+
+def test_a_checkpoint_is_keyed_by_file_content_not_only_by_paths() -> None:
+    frame = pd.DataFrame({"path": ["a.png"], "label": [0], "sha256": ["x"]})
+    key = _run_key("detector", TrainConfig(), (frame, frame))
+    assert _run_key("detector", TrainConfig(), (frame.copy(), frame)) == key
+    assert _run_key("detector", TrainConfig(), (frame.assign(sha256="y"), frame)) != key
