@@ -16,6 +16,7 @@ Two schemes exist:
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,11 +198,15 @@ MASK_ENCODINGS = ("color", "index")
 per-part annotations, e.g. CelebAMask-HQ)."""
 
 
-def load_class_mask(path: str | Path, *, encoding: str, scheme: ClassScheme) -> DecodedMask:
+def load_class_mask(
+    path: str | Path, *, encoding: str, scheme: ClassScheme, data: bytes | None = None
+) -> DecodedMask:
     """Read a mask file and return its class ids.
 
     Args:
         path: mask file (PNG).
+        data: the file's bytes when the caller has already read them (then ``path`` only
+            names the file in errors).
         encoding: ``"color"`` or ``"index"`` (see ``MASK_ENCODINGS``).
         scheme: class scheme the mask follows.
 
@@ -214,7 +219,7 @@ def load_class_mask(path: str | Path, *, encoding: str, scheme: ClassScheme) -> 
     if encoding not in MASK_ENCODINGS:
         raise ValueError(f"unknown mask encoding {encoding!r}; valid: {', '.join(MASK_ENCODINGS)}")
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(data) if data is not None else path) as image:
             if encoding == "color":
                 return scheme.decode_mask(np.asarray(image.convert("RGB")))
             class_ids = np.asarray(image.convert("L") if image.mode not in ("L", "P") else image)

@@ -164,9 +164,10 @@ def inspect_mask_file(path: Path, *, encoding: str, scheme: ClassScheme) -> File
         colours are counted in ``unknown_pixels``, not judged here: the tolerance is the caller's.
     """
     try:
-        digest = sha256_of_bytes(path.read_bytes())
+        data = path.read_bytes()
+        digest = sha256_of_bytes(data)
         with pillow_bomb_guard_lifted():
-            decoded = load_class_mask(path, encoding=encoding, scheme=scheme)
+            decoded = load_class_mask(path, encoding=encoding, scheme=scheme, data=data)
     except OSError as error:
         return FileFacts("", 0, check=QuarantineCheck.UNREADABLE_MASK, problem=str(error))
     height, width = decoded.class_ids.shape
@@ -176,7 +177,7 @@ def inspect_mask_file(path: Path, *, encoding: str, scheme: ClassScheme) -> File
         first = (row, col, *color)
     return FileFacts(
         digest,
-        path.stat().st_size,
+        len(data),
         width,
         height,
         "mask",

@@ -28,8 +28,6 @@ class RetrainCheck:
 
     due: bool
     reason: str
-    data_hash: str
-    champion_version: str | None
 
 
 def check_retrain_due(root: Path, config_path: Path) -> RetrainCheck:
@@ -49,15 +47,13 @@ def check_retrain_due(root: Path, config_path: Path) -> RetrainCheck:
     client = MlflowClient()
     champion = alias_version(client, config.promotion.detector_model, CHAMPION)
     if champion is None:
-        return RetrainCheck(True, f"no {config.promotion.detector_model}@champion yet", current, None)
+        return RetrainCheck(True, f"no {config.promotion.detector_model}@champion yet")
     trained_on = (champion.tags or {}).get("data_hash")
     version = str(champion.version)
     if trained_on == current:
         return RetrainCheck(
             False,
             f"data unchanged since champion v{version} was trained (data hash {current[:12]})",
-            current,
-            version,
         )
     # A challenger is always newer than the champion (promotion clears older ones).
     challenger = alias_version(client, config.promotion.detector_model, CHALLENGER)
@@ -67,14 +63,10 @@ def check_retrain_due(root: Path, config_path: Path) -> RetrainCheck:
             False,
             f"data unchanged since challenger v{challenger.version} was trained on it (data hash "
             f"{current[:12]}); it was not promoted over champion v{version}: {reason}",
-            current,
-            version,
         )
     return RetrainCheck(
         True,
         f"data changed since champion v{version} ({str(trained_on)[:12]} -> {current[:12]})",
-        current,
-        version,
     )
 
 
