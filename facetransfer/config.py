@@ -7,6 +7,7 @@ into one of these models and hands them to the steps. The models are plain pydan
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from facetransfer.classes import CLASS_SCHEMES
 from facetransfer.data.image_checks import DEFAULT_MAX_IMAGE_PIXELS
 from facetransfer.data.sources import SourceConfig, parse_sources
+from facetransfer.evaluation.robustness import PERTURBATIONS, validate_perturbations
 from facetransfer.models import BACKBONES, VARIANTS
 from facetransfer.tracking.registry import DETECTOR_MODEL, SEGMENTER_MODEL
 from facetransfer.training.config import TrainConfig
@@ -71,6 +73,11 @@ class DataSettings(BaseModel):
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else (Path(base) / self.root / candidate).absolute()
 
+    @property
+    def cache_location(self) -> str:
+        """``cache_dir`` joined to ``root`` (still relative to the repository root when both are)."""
+        return os.path.join(self.root, self.cache_dir)
+
     def root_path(self, base: str | Path) -> Path:
         """Absolute data root."""
         return (Path(base) / self.root).absolute()
@@ -101,6 +108,8 @@ class EvaluationSettings(BaseModel):
         fixed_threshold: the threshold of the ``fixed`` rule.
         batch_size: inference batch size.
         overlay_examples: test images shown in the segmentation overlay figure.
+        robustness: perturbations of the robustness sweep run on each detector's test split
+            (``facetransfer.evaluation.robustness.PERTURBATIONS``); an empty list skips it.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -109,6 +118,12 @@ class EvaluationSettings(BaseModel):
     fixed_threshold: float = Field(default=0.5, gt=0, lt=1)
     batch_size: int = Field(default=64, ge=1)
     overlay_examples: int = Field(default=6, ge=1, le=32)
+    robustness: list[str] = Field(default_factory=lambda: list(PERTURBATIONS))
+
+    @field_validator("robustness")
+    @classmethod
+    def _known_perturbations(cls, value: list[str]) -> list[str]:
+        return validate_perturbations(value)
 
 
 class PromotionSettings(BaseModel):

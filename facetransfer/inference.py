@@ -61,8 +61,7 @@ def score_images(
     scores = predict_scores(
         detector.model,
         frame,
-        image_size=detector.image_size,
-        backbone=detector.backbone,
+        preprocessing=detector.preprocessing,
         batch_size=batch_size,
     )
     threshold = detector.threshold

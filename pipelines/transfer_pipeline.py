@@ -123,6 +123,7 @@ def transfer_pipeline(
                 backbone,
                 variant,
                 detector,
+                data.cache_location,
                 id=f"train_detector_{backbone}_{variant}",
                 after="evaluate_champion",
                 **transfer,

@@ -37,3 +37,9 @@ def checkpoint_dir(name: str) -> Path:
     A crashed run resumes from here when rerun with the same code; a code change starts fresh.
     """
     return project_root() / ".local" / "checkpoints" / f"{name}-{library_code_hash()[:12]}"
+
+
+def sample_cache_dir(cache_dir: str) -> Path:
+    """Folder of the on-disk sample cache: ``samples/`` under the data cache folder (``data.cache_dir``)."""
+    path = Path(cache_dir).expanduser()
+    return (path if path.is_absolute() else project_root() / path) / "samples"

@@ -1,11 +1,21 @@
 """torch Datasets over manifest rows: face-parsing pairs and real/fake detection samples.
 
-This is the one place where training and evaluation data is read. Images are decoded to RGB,
-resized to ``image_size`` (area interpolation when shrinking, masks nearest) and normalised
-with the backbone's ImageNet statistics. Decoded, resized samples can be cached in memory
-(``cache=True``) so a small dataset is decoded once per process; augmentation runs after the
-cache, seeded per ``(seed, epoch, index)`` so every epoch is reproducible whatever the number of
-DataLoader workers or the order samples are drawn in.
+This is the one place where training and evaluation data is read. Files are decoded by the one
+policy of ``facetransfer.data.images`` (every faithful mode to RGB, 16-bit scaled, EXIF
+orientation) and prepared by a ``Preprocessing`` (resize, or crop for detectors), the same object
+that travels with a registered model, so training, evaluation and serving see the same pixels.
+
+Decoded samples (stage one of the preprocessing) can be cached:
+
+* ``memory``: kept in this process (small data; filled before DataLoader workers start so they
+  share it);
+* ``disk``: ``SampleCache`` files keyed by the file's sha256 and the preprocessing, so an epoch
+  over a large dataset decodes nothing twice without holding it in RAM, and a later run reuses them;
+* ``auto``: memory when the whole set fits in ``MEMORY_CACHE_LIMIT_BYTES``, else disk (when a
+  cache folder is given), else none.
+
+Augmentation runs after the cache, seeded per ``(seed, epoch, index)`` so every epoch is
+reproducible whatever the number of DataLoader workers or the order samples are drawn in.
 """
 
 from __future__ import annotations
@@ -16,45 +26,32 @@ import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
 from facetransfer.classes import ClassScheme, load_class_mask
+from facetransfer.data.images import ImageSource
+from facetransfer.data.preprocessing import Perturbation, Preprocessing
+from facetransfer.data.sample_cache import SampleCache
 from facetransfer.data.transforms import (
     Augmentation,
     build_detection_augmentation,
     build_segmentation_augmentation,
-    normalization_for,
-    normalize_image,
-    resize_image,
     resize_mask,
 )
 
 logger = logging.getLogger(__name__)
 
-Sample = tuple[np.ndarray, np.ndarray | int]
+CacheMode = Literal["auto", "memory", "disk", "none"]
+CACHE_MODES: tuple[str, ...] = ("auto", "memory", "disk", "none")
+MEMORY_CACHE_LIMIT_BYTES = 2 * 1024**3
+"""``auto`` keeps decoded samples in memory up to this estimated size, on disk beyond it."""
 
-
-def read_rgb_image(path: str | Path, size: int) -> np.ndarray:
-    """Read an image file as ``(size, size, 3)`` uint8 RGB.
-
-    JPEGs are decoded directly at a reduced scale when much larger than ``size`` (Pillow's draft
-    mode), which makes 1024² CelebA-HQ/FFHQ images several times cheaper to read.
-
-    Raises:
-        OSError: the file is missing or not a readable image (the message names it).
-    """
-    try:
-        with Image.open(path) as image:
-            image.draft("RGB", (size, size))
-            rgb = np.asarray(image.convert("RGB"))
-    except OSError as error:
-        raise OSError(f"cannot read image {path}: {error}") from error
-    return resize_image(rgb, size)
+Sample = tuple[np.ndarray, Any]
 
 
 def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
@@ -77,28 +74,57 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
     return int(np.random.SeedSequence((seed, epoch, index)).generate_state(1)[0])
 
 
+def estimated_stage_one_bytes(frame: pd.DataFrame, preprocessing: Preprocessing) -> int:
+    """Bytes the decoded stage-one images of ``frame`` take (from its ``width``/``height`` columns)."""
+    side = preprocessing.image_size
+    if preprocessing.input_mode == "resize" or not {"width", "height"} <= set(frame.columns):
+        return len(frame) * side * side * 3 * (1 if preprocessing.input_mode == "resize" else 16)
+    shorter = np.minimum(frame["width"], frame["height"]).clip(lower=1).to_numpy(dtype=np.float64)
+    target = np.maximum(preprocessing.load_size or shorter, side)
+    scale = target / shorter
+    return int((frame["width"] * scale * frame["height"] * scale * 3).sum())
+
+
+def choose_cache_mode(
+    requested: str, frame: pd.DataFrame, preprocessing: Preprocessing, cache_dir: str | Path | None
+) -> str:
+    """Resolve ``auto`` (see the module docstring); check that ``disk`` has a folder and sha256s."""
+    if requested not in CACHE_MODES:
+        raise ValueError(f"sample cache must be one of {', '.join(CACHE_MODES)}, got {requested!r}")
+    if requested == "disk" and (cache_dir is None or "sha256" not in frame.columns):
+        raise ValueError("the disk sample cache needs a cache folder and the manifest's sha256 column")
+    if requested != "auto":
+        return requested
+    if estimated_stage_one_bytes(frame, preprocessing) <= MEMORY_CACHE_LIMIT_BYTES:
+        return "memory"
+    return "disk" if cache_dir is not None and "sha256" in frame.columns else "none"
+
+
 class _ManifestDataset(Dataset, abc.ABC):
-    """Shared machinery: optional cache of decoded samples, per-epoch seeded augmentation."""
+    """Shared machinery: the sample cache (memory or disk), per-epoch seeded augmentation."""
 
     def __init__(
         self,
-        image_paths: list[Path],
+        frame: pd.DataFrame,
         *,
-        image_size: int,
-        backbone: str,
+        preprocessing: Preprocessing,
         augmentation: Augmentation | None,
-        cache: bool,
+        cache: str,
+        cache_dir: str | Path | None,
         seed: int,
+        root: str | Path | None,
     ) -> None:
-        if image_size <= 0:
-            raise ValueError(f"image_size must be positive, got {image_size}")
-        self.image_paths = image_paths
-        self.image_size = image_size
-        self.mean, self.std = normalization_for(backbone)
+        self.image_paths = _resolve(frame["path"], root)
+        self.preprocessing = preprocessing
         self.augmentation = augmentation
         self.seed = seed
         self.epoch = 0
-        self._cache: list[Sample | None] | None = [None] * len(image_paths) if cache else None
+        self.cache_mode = choose_cache_mode(cache, frame, preprocessing, cache_dir)
+        self._memory: list[Sample | None] | None = (
+            [None] * len(frame) if self.cache_mode == "memory" else None
+        )
+        self._disk = SampleCache(cache_dir) if self.cache_mode == "disk" and cache_dir is not None else None
+        self._sha256 = frame["sha256"].astype(str).tolist() if "sha256" in frame.columns else None
 
     def __len__(self) -> int:
         return len(self.image_paths)
@@ -108,81 +134,105 @@ class _ManifestDataset(Dataset, abc.ABC):
         self.epoch = epoch
 
     @abc.abstractmethod
-    def _decode(self, index: int) -> Sample:
-        """Read and resize sample ``index`` from disk."""
+    def _target(self, index: int) -> Any:
+        """The label or mask of sample ``index`` (at stage-one size)."""
+
+    def load_image(self, index: int) -> np.ndarray:
+        """Stage one of image ``index``, through the disk cache when it is on."""
+        if self._disk is None or self._sha256 is None:
+            return self.preprocessing.load(self.image_paths[index])
+        key = SampleCache.key(self._sha256[index], self.preprocessing.cache_key)
+        cached = self._disk.get(key)
+        if cached is None:
+            cached = self.preprocessing.load(self.image_paths[index])
+            self._disk.put(key, cached)
+        return cached
 
     def decoded(self, index: int) -> Sample:
-        """The resized, not augmented, not normalised sample ``index`` (from the cache if enabled)."""
-        if self._cache is None:
-            return self._decode(index)
-        sample = self._cache[index]
+        """The stage-one sample ``index`` (not augmented, not normalised; from the memory cache if on)."""
+        if self._memory is None:
+            return self.load_image(index), self._target(index)
+        sample = self._memory[index]
         if sample is None:
-            sample = self._cache[index] = self._decode(index)
+            sample = self._memory[index] = (self.load_image(index), self._target(index))
         return sample
 
     def preload(self, threads: int | None = None) -> None:
-        """Fill the cache now, decoding with a thread pool (image decoding releases the GIL).
+        """Fill the memory or disk cache now, decoding with a thread pool (decoding releases the GIL).
 
         Filling it before DataLoader workers start lets them share it instead of decoding again.
-        Does nothing when the dataset was built with ``cache=False``.
+        Does nothing without a cache.
         """
-        if self._cache is None:
+        if self.cache_mode == "none":
             return
-        missing = [i for i, sample in enumerate(self._cache) if sample is None]
+        if self._memory is not None:
+            missing = [i for i, sample in enumerate(self._memory) if sample is None]
+            load = self.decoded
+        else:
+            missing, load = list(range(len(self))), self.load_image  # type: ignore[assignment]
         with ThreadPoolExecutor(max_workers=threads or min(8, os.cpu_count() or 1)) as pool:
-            for index, sample in zip(missing, pool.map(self._decode, missing), strict=True):
-                self._cache[index] = sample
-        logger.debug("cached %d decoded samples", len(missing))
+            for _ in pool.map(load, missing):
+                pass
+        logger.debug("cached %d decoded samples (%s)", len(missing), self.cache_mode)
 
-    def _augmentation_for(self, index: int) -> Augmentation | None:
-        """The augmentation seeded for sample ``index`` of the current epoch, or ``None``."""
-        if self.augmentation is not None:
-            self.augmentation.set_random_seed(sample_seed(self.seed, self.epoch, index))
-        return self.augmentation
+    def _rng_for(self, index: int) -> np.random.Generator | None:
+        """The augmentation RNG of sample ``index`` this epoch (seeding albumentations too), or ``None``."""
+        if self.augmentation is None:
+            return None
+        seed = sample_seed(self.seed, self.epoch, index)
+        self.augmentation.set_random_seed(seed)
+        return np.random.default_rng(seed)
 
     def _image_tensor(self, image: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(normalize_image(image, self.mean, self.std))
+        return torch.from_numpy(self.preprocessing.normalize(image))
 
 
 class SegmentationDataset(_ManifestDataset):
     """Face-parsing pairs ``(image (3, S, S) float32, mask (S, S) int64)`` from manifest rows.
 
+    Mask pixels outside the scheme (kept by ingestion under a source's ``unknown_color_tolerance``)
+    stay ``UNKNOWN_CLASS``, which the loss and the metrics ignore.
+
     Args:
         frame: rows with ``path`` (image), ``mask_path`` and optionally ``mask_encoding``
-            (``"color"`` or ``"index"``; ``"color"`` when the column is absent).
-        image_size: side ``S`` images and masks are resized to.
-        backbone: backbone name (selects the normalisation statistics).
+            (``"color"`` or ``"index"``; ``"color"`` when the column is absent) and ``sha256``.
+        preprocessing: resize-mode preprocessing (sets the side ``S``).
         scheme: class scheme of the masks.
         augment: apply the paper's augmentation (training split only).
-        cache: keep decoded, resized samples in memory.
+        cache: ``auto``, ``memory``, ``disk`` (images only) or ``none``.
+        cache_dir: folder of the disk cache.
         seed: base seed of the augmentation.
         root: directory relative paths are resolved against (``None``: as given).
 
     Raises:
-        ValueError: missing columns (at construction); a mask with colours or ids outside the
-            scheme (when the sample is read; the message names the file).
+        ValueError: missing columns, or a crop-mode preprocessing.
     """
 
     def __init__(
         self,
         frame: pd.DataFrame,
         *,
-        image_size: int,
-        backbone: str,
+        preprocessing: Preprocessing,
         scheme: ClassScheme,
         augment: bool,
-        cache: bool = False,
+        cache: str = "none",
+        cache_dir: str | Path | None = None,
         seed: int = 0,
         root: str | Path | None = None,
     ) -> None:
         _require_columns(frame, ["path", "mask_path"], "SegmentationDataset")
+        if preprocessing.input_mode != "resize":
+            raise ValueError(
+                "segmentation reads whole images: its preprocessing must use input_mode 'resize'"
+            )
         super().__init__(
-            _resolve(frame["path"], root),
-            image_size=image_size,
-            backbone=backbone,
+            frame,
+            preprocessing=preprocessing,
             augmentation=build_segmentation_augmentation(scheme) if augment else None,
             cache=cache,
+            cache_dir=cache_dir,
             seed=seed,
+            root=root,
         )
         self.scheme = scheme
         self.mask_paths = _resolve(frame["mask_path"], root)
@@ -190,78 +240,44 @@ class SegmentationDataset(_ManifestDataset):
         self.mask_encodings = [str(encoding) for encoding in encodings]
 
     def read_mask(self, index: int) -> np.ndarray:
-        """Class ids of mask ``index`` resized to ``image_size`` (uint8, not augmented).
-
-        Raises:
-            ValueError: the mask holds pixels outside the scheme (UNKNOWN_CLASS).
-        """
+        """Class ids of mask ``index`` resized to ``image_size`` (uint8, not augmented)."""
         path = self.mask_paths[index]
         decoded = load_class_mask(path, encoding=self.mask_encodings[index], scheme=self.scheme)
         if decoded.unknown_pixels:
-            raise ValueError(
-                f"mask {path} has {decoded.unknown_pixels} pixels outside scheme {self.scheme.name!r} "
-                f"(first at row, col, value {decoded.first_unknown}); quarantine or fix the file"
-            )
-        return resize_mask(decoded.class_ids, self.image_size)
+            logger.debug("mask %s: %d pixels outside the scheme are ignored", path, decoded.unknown_pixels)
+        return resize_mask(decoded.class_ids, self.preprocessing.image_size)
 
-    def _decode(self, index: int) -> Sample:
-        return read_rgb_image(self.image_paths[index], self.image_size), self.read_mask(index)
+    def _target(self, index: int) -> np.ndarray:
+        return self.read_mask(index)
 
     def iter_masks(self) -> Iterator[np.ndarray]:
         """Yield the resized masks one at a time (for streaming statistics such as class weights)."""
         for index in range(len(self)):
-            cached = self._cache[index] if self._cache is not None else None
+            cached = self._memory[index] if self._memory is not None else None
             yield np.asarray(cached[1]) if cached is not None else self.read_mask(index)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         image, mask = self.decoded(index)
-        augmentation = self._augmentation_for(index)
-        if augmentation is not None:
-            result = augmentation(image=image, mask=mask)
+        if self._rng_for(index) is not None:
+            assert self.augmentation is not None
+            result = self.augmentation(image=np.asarray(image), mask=mask)
             image, mask = result["image"], result["mask"]
         return self._image_tensor(image), torch.from_numpy(np.ascontiguousarray(mask)).long()
-
-
-class ImageDataset(_ManifestDataset):
-    """Unlabelled images ``(image (3, S, S) float32, row index)`` for prediction.
-
-    Args:
-        frame: rows with ``path``.
-        image_size: side ``S`` images are resized to.
-        backbone: backbone name (selects the normalisation statistics).
-        root: directory relative paths are resolved against (``None``: as given).
-    """
-
-    def __init__(
-        self, frame: pd.DataFrame, *, image_size: int, backbone: str, root: str | Path | None = None
-    ) -> None:
-        _require_columns(frame, ["path"], "ImageDataset")
-        super().__init__(
-            _resolve(frame["path"], root),
-            image_size=image_size,
-            backbone=backbone,
-            augmentation=None,
-            cache=False,
-            seed=0,
-        )
-
-    def _decode(self, index: int) -> Sample:
-        return read_rgb_image(self.image_paths[index], self.image_size), index
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image, _ = self.decoded(index)
-        return self._image_tensor(image), index
 
 
 class DetectionDataset(_ManifestDataset):
     """Real/fake samples ``(image (3, S, S) float32, label float32 scalar)``: 0 real, 1 fake.
 
+    In crop mode a training sample is a random crop (seeded per epoch and index), an evaluation
+    sample the centre crop.
+
     Args:
-        frame: rows with ``path`` and ``label`` (0 or 1).
-        image_size: side ``S`` images are resized to.
-        backbone: backbone name (selects the normalisation statistics).
-        augment: random horizontal flips (see ``build_detection_augmentation``).
-        cache: keep decoded, resized images in memory.
+        frame: rows with ``path`` and ``label`` (0 or 1), and ``sha256`` for the disk cache.
+        preprocessing: how files become inputs (resize or crop).
+        augment: training augmentation (random crop, flips, optional blur/JPEG).
+        blur_jpeg_prob: probability of each of blur and JPEG re-compression when augmenting.
+        cache: ``auto``, ``memory``, ``disk`` or ``none``.
+        cache_dir: folder of the disk cache.
         seed: base seed of the augmentation.
         root: directory relative paths are resolved against (``None``: as given).
 
@@ -273,10 +289,11 @@ class DetectionDataset(_ManifestDataset):
         self,
         frame: pd.DataFrame,
         *,
-        image_size: int,
-        backbone: str,
+        preprocessing: Preprocessing,
         augment: bool = False,
-        cache: bool = False,
+        blur_jpeg_prob: float = 0.0,
+        cache: str = "none",
+        cache_dir: str | Path | None = None,
         seed: int = 0,
         root: str | Path | None = None,
     ) -> None:
@@ -286,21 +303,59 @@ class DetectionDataset(_ManifestDataset):
         if invalid:
             raise ValueError(f"labels must be 0 (real) or 1 (fake); found {invalid[:5]}")
         super().__init__(
-            _resolve(frame["path"], root),
-            image_size=image_size,
-            backbone=backbone,
-            augmentation=build_detection_augmentation() if augment else None,
+            frame,
+            preprocessing=preprocessing,
+            augmentation=build_detection_augmentation(blur_jpeg_prob=blur_jpeg_prob) if augment else None,
             cache=cache,
+            cache_dir=cache_dir,
             seed=seed,
+            root=root,
         )
         self.labels = labels.astype(np.int64)
 
-    def _decode(self, index: int) -> Sample:
-        return read_rgb_image(self.image_paths[index], self.image_size), int(self.labels[index])
+    def _target(self, index: int) -> int:
+        return int(self.labels[index])
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image, label = self.decoded(index)
-        augmentation = self._augmentation_for(index)
-        if augmentation is not None:
-            image = augmentation(image=image)["image"]
+        stage_one, label = self.decoded(index)
+        rng = self._rng_for(index)
+        image = self.preprocessing.finish(np.asarray(stage_one), rng)
+        if rng is not None:
+            assert self.augmentation is not None
+            image = self.augmentation(image=image)["image"]
         return self._image_tensor(image), torch.tensor(float(label))
+
+
+class ImageDataset(Dataset):
+    """Unlabelled images ``(image (3, S, S) float32, row index)`` for evaluation and prediction.
+
+    Each item is exactly ``preprocessing(path)``: decode, centre crop (crop mode), normalise, the
+    path a registered model's scoring takes too. A ``perturbation`` (JPEG, blur, rescaling, ...)
+    is applied to the decoded full-resolution image first, as a platform would re-encode it.
+
+    Args:
+        frame: rows with ``path``.
+        preprocessing: the model's input settings.
+        perturbation: optional function of the decoded uint8 RGB image.
+        root: directory relative paths are resolved against (``None``: as given).
+    """
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        *,
+        preprocessing: Preprocessing,
+        perturbation: Perturbation | None = None,
+        root: str | Path | None = None,
+    ) -> None:
+        _require_columns(frame, ["path"], "ImageDataset")
+        self.image_paths: list[ImageSource] = list(_resolve(frame["path"], root))
+        self.preprocessing = preprocessing
+        self.perturbation = perturbation
+
+    def __len__(self) -> int:
+        return len(self.image_paths)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        array = self.preprocessing(self.image_paths[index], perturbation=self.perturbation)
+        return torch.from_numpy(array), index

@@ -1,7 +1,7 @@
 """Image/mask preprocessing and the paper's training augmentation (DESIGN §6).
 
-Preprocessing (``resize_image``, ``resize_mask``, ``normalize_image``) is shared by training,
-evaluation and prediction so a model always sees images prepared the same way.
+Resizing (``resize_image``, ``resize_mask``) is shared by training, evaluation and prediction
+(``facetransfer.data.preprocessing``) so a model always sees images prepared the same way.
 
 Augmentation follows the paper's Keras ``ImageDataGenerator`` settings, applied jointly to image
 and mask: rotation ±15°, translation ±10 %, shear 0.2 rad (≈ 11.46°), zoom ±20 %, replicate
@@ -44,41 +44,37 @@ SHEAR_DEGREES = math.degrees(0.2)
 ZOOM_RANGE = (0.8, 1.2)
 
 
-def normalization_for(backbone: str) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(mean, std)`` as float32 arrays scaled to 0..255 pixel values for ``backbone``.
-
-    Raises:
-        ValueError: unknown backbone.
-    """
-    try:
-        mean, std = NORMALIZATION[backbone]
-    except KeyError:
-        raise ValueError(
-            f"no normalisation for backbone {backbone!r}; valid: {', '.join(NORMALIZATION)}"
-        ) from None
-    return np.array(mean, dtype=np.float32) * 255.0, np.array(std, dtype=np.float32) * 255.0
+ImageSize = int | tuple[int, int]
+"""A square side, or ``(width, height)``."""
 
 
-def resize_image(image: np.ndarray, size: int) -> np.ndarray:
-    """Resize an ``(H, W, 3)`` uint8 image to ``size x size``: area interpolation when shrinking
-    (no aliasing), bilinear when enlarging (area degenerates to nearest there)."""
-    if image.shape[:2] == (size, size):
+def _width_height(size: ImageSize) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def resize_image(image: np.ndarray, size: ImageSize) -> np.ndarray:
+    """Resize an ``(H, W, 3)`` uint8 image to ``size`` (a side, or ``(width, height)``): area
+    interpolation when shrinking (no aliasing), bilinear when enlarging (area degenerates to
+    nearest there)."""
+    width, height = _width_height(size)
+    if image.shape[:2] == (height, width):
         return image
-    shrinking = image.shape[0] > size or image.shape[1] > size
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    shrinking = image.shape[0] > height or image.shape[1] > width
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
-def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
-    """Resize an ``(H, W)`` class-id mask to ``size x size`` with nearest neighbour (no new ids)."""
-    if mask.shape[:2] == (size, size):
+def resize_mask(mask: np.ndarray, size: ImageSize) -> np.ndarray:
+    """Resize an ``(H, W)`` class-id mask to ``size`` with nearest neighbour (no new ids).
+
+    Each output pixel takes the label at its own centre (``INTER_NEAREST_EXACT``), so the mask
+    stays aligned with its area-resized image. OpenCV's ``INTER_NEAREST`` takes the top-left
+    sample of each block instead, shifting a 16 -> 4 mask by almost half an output pixel.
+    """
+    width, height = _width_height(size)
+    if mask.shape[:2] == (height, width):
         return mask
-    return cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
-
-
-def normalize_image(image: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """Turn an ``(H, W, 3)`` uint8 RGB image into a ``(3, H, W)`` float32 normalised array."""
-    normalized = (image.astype(np.float32) - mean) / std
-    return np.ascontiguousarray(normalized.transpose(2, 0, 1))
+    return cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
 
 
 class HorizontalFlipWithLabelSwap(A.HorizontalFlip):
@@ -86,7 +82,8 @@ class HorizontalFlipWithLabelSwap(A.HorizontalFlip):
 
     After mirroring, the left eye of a face lies where its right eye was; without relabelling the
     model would learn contradictory labels. ``lookup_table[class_id]`` gives the new id (see
-    ``ClassScheme.flip_lookup_table``).
+    ``ClassScheme.flip_lookup_table``); ids beyond the table (``UNKNOWN_CLASS`` pixels of a mask
+    kept under ``unknown_color_tolerance``) keep their value.
 
     Args:
         lookup_table: ``(num_classes,)`` uint8 array mapping each class id to its mirror class.
@@ -95,7 +92,10 @@ class HorizontalFlipWithLabelSwap(A.HorizontalFlip):
 
     def __init__(self, lookup_table: np.ndarray, p: float = 0.5) -> None:
         super().__init__(p=p)
-        self.lookup_table = np.asarray(lookup_table, dtype=np.uint8)
+        table = np.arange(256, dtype=np.uint8)
+        swaps = np.asarray(lookup_table, dtype=np.uint8)
+        table[: swaps.size] = swaps
+        self.lookup_table = table
 
     def apply_to_mask(self, mask: np.ndarray, *args: Any, **params: Any) -> np.ndarray:
         """Mirror the mask and swap the left/right class ids."""
@@ -132,10 +132,26 @@ def build_segmentation_augmentation(scheme: ClassScheme) -> A.Compose:
     )
 
 
-def build_detection_augmentation() -> A.Compose:
-    """Augmentation for detector training: horizontal flip only.
+def build_detection_augmentation(
+    *,
+    blur_jpeg_prob: float = 0.0,
+    blur_sigma: tuple[float, float] = (0.0, 3.0),
+    jpeg_quality: tuple[int, int] = (30, 100),
+) -> A.Compose:
+    """Augmentation for detector training: horizontal flip, optionally Gaussian blur and JPEG.
 
     Geometric warps resample the image and would smear the up-sampling artefacts a detector must
-    find, so the detector sees mirrored images but no interpolation.
+    find, so the detector sees mirrored images but no rotation or zoom. ``blur_jpeg_prob > 0``
+    adds CNNDetection's robustness augmentation (Wang et al. 2020, "Blur+JPEG (p)"): Gaussian
+    blur with sigma ~ U(``blur_sigma``) and JPEG re-compression with quality ~
+    U(``jpeg_quality``), each applied with probability ``blur_jpeg_prob``. They act on the model's
+    input square (after resizing or cropping), which keeps their cost independent of the source
+    resolution.
     """
-    return A.Compose([A.HorizontalFlip(p=0.5)])
+    transforms: list[Any] = [A.HorizontalFlip(p=0.5)]
+    if blur_jpeg_prob > 0:
+        transforms += [
+            A.GaussianBlur(blur_limit=0, sigma_limit=blur_sigma, p=blur_jpeg_prob),
+            A.ImageCompression(compression_type="jpeg", quality_range=jpeg_quality, p=blur_jpeg_prob),
+        ]
+    return A.Compose(transforms)

@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from facetransfer.classes import ClassScheme
 from facetransfer.data.datasets import ImageDataset, SegmentationDataset
+from facetransfer.data.preprocessing import Perturbation, Preprocessing
 from facetransfer.evaluation.segmentation_metrics import SegmentationConfusion
 from facetransfer.training.device import DeviceSettings, device_settings
 from facetransfer.training.loaders import build_loader
@@ -60,25 +61,25 @@ def predict_scores(
     model: nn.Module,
     frame: pd.DataFrame,
     *,
-    image_size: int,
-    backbone: str,
+    preprocessing: Preprocessing,
     batch_size: int = 32,
     device: str = "auto",
+    perturbation: Perturbation | None = None,
 ) -> np.ndarray:
     """Fake probabilities (sigmoid of the detector's logits) for the images in ``frame["path"]``.
 
     Args:
         model: a detector (one logit per image).
         frame: rows with ``path``; the output follows their order.
-        image_size: side images are resized to (as in training).
-        backbone: backbone name (normalisation statistics).
+        preprocessing: the model's input settings (as in training; centre crop in crop mode).
         batch_size: images per forward pass.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        perturbation: applied to each decoded image before preprocessing (robustness sweeps).
 
     Returns:
         ``(len(frame),)`` float64 probabilities that each image is generated.
     """
-    dataset = ImageDataset(frame, image_size=image_size, backbone=backbone)
+    dataset = ImageDataset(frame, preprocessing=preprocessing, perturbation=perturbation)
     scores = np.empty(len(dataset), dtype=np.float64)
     for logits, indices, _ in _forward_batches(model, dataset, batch_size=batch_size, device=device):
         scores[indices.numpy()] = torch.sigmoid(logits).cpu().numpy()
@@ -102,7 +103,10 @@ def evaluate_segmenter(
         ``{"pixel_accuracy", "miou", "per_class_iou": {class name: IoU (NaN if absent)}, "n_images"}``.
     """
     dataset = SegmentationDataset(
-        frame, image_size=image_size, backbone=_backbone_of(model), scheme=scheme, augment=False
+        frame,
+        preprocessing=Preprocessing.for_backbone(_backbone_of(model), image_size),
+        scheme=scheme,
+        augment=False,
     )
     confusion = SegmentationConfusion(scheme.num_classes)
     for logits, masks, settings in _forward_batches(model, dataset, batch_size=batch_size, device=device):
@@ -127,11 +131,10 @@ def segmentation_examples(
     """Image, ground truth and prediction of the first ``count`` rows (for overlay plots)."""
     dataset = SegmentationDataset(
         frame.head(count),
-        image_size=image_size,
-        backbone=_backbone_of(model),
+        preprocessing=Preprocessing.for_backbone(_backbone_of(model), image_size),
         scheme=scheme,
         augment=False,
-        cache=True,  # the batches below decode each row once; the overlays reuse it
+        cache="memory",  # the batches below decode each row once; the overlays reuse it
     )
     examples: list[SegmentationExample] = []
     index = 0

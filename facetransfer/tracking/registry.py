@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from facetransfer.data.preprocessing import Preprocessing
+
 logger = logging.getLogger(__name__)
 
 CHAMPION = "champion"
@@ -70,15 +72,30 @@ class RegisteredDetector:
     model: Any
     version: Any
     threshold: float
-    image_size: int
-    backbone: str
+    preprocessing: Preprocessing
+
+    @property
+    def backbone(self) -> str:
+        return str((self.version.tags or {}).get("backbone", ""))
+
+
+def version_preprocessing(version: Any) -> Preprocessing:
+    """The input settings recorded on a detector version (``preprocessing`` tag).
+
+    Versions registered before the tag existed were trained in resize mode: their
+    ``image_size`` and ``backbone`` tags give the same settings.
+    """
+    tags = version.tags or {}
+    if "preprocessing" in tags:
+        return Preprocessing.from_dict(json.loads(tags["preprocessing"]))
+    return Preprocessing.for_backbone(tags["backbone"], int(tags["image_size"]))
 
 
 def load_registered_detector(name: str, version: Any) -> RegisteredDetector:
-    """Load detector ``version`` of ``name`` (on the CPU) with its threshold, image size, backbone.
+    """Load detector ``version`` of ``name`` (on the CPU) with its threshold and input settings.
 
-    These three come from the version's tags, set at registration, so scoring with them
-    matches the evaluation that promoted the model.
+    Both come from the version's tags, set at registration, so scoring with them matches the
+    evaluation that promoted the model.
     """
     import mlflow
 
@@ -87,8 +104,7 @@ def load_registered_detector(name: str, version: Any) -> RegisteredDetector:
         model=mlflow.pytorch.load_model(f"models:/{name}/{version.version}", map_location="cpu"),
         version=version,
         threshold=float(tags["threshold"]),
-        image_size=int(tags["image_size"]),
-        backbone=tags["backbone"],
+        preprocessing=version_preprocessing(version),
     )
 
 

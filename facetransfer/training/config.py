@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from facetransfer.data.preprocessing import Preprocessing
+
 DEVICES = ("auto", "cpu", "cuda")
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
+INPUT_MODES = ("resize", "crop")
+SAMPLE_CACHES = ("auto", "memory", "disk", "none")
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,12 @@ class TrainConfig:
         learning_rate_schedule: ``constant`` (paper) or ``cosine``: decay per epoch from
             ``learning_rate`` towards 0 over ``epochs`` (a short run ends with small, precise steps).
         patience: epochs without a lower validation loss before stopping early.
-        image_size: side images (and masks) are resized to; a multiple of 32.
+        image_size: side of the square the model sees; a multiple of 32.
+        input_mode: detectors only: ``resize`` (the paper's: the whole image resized to
+            ``image_size``) or ``crop`` (an ``image_size`` crop: random in training, the centre in
+            evaluation and serving; keeps a generator's pixel-level traces). Segmenters: ``resize``.
+        load_size: ``crop`` only: the shorter side images are resized to before cropping
+            (``None``: crop at the image's own resolution).
         num_workers: DataLoader worker processes; ``None`` picks per device (0 on CPU, where the
             two compute threads need the cores; several on CUDA).
         seed: seed of initialisation, shuffling and augmentation.
@@ -28,7 +37,9 @@ class TrainConfig:
         amp: mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling) and
             channels-last memory format; ignored on CPU.
         max_batches_per_epoch: cap on training batches per epoch (quick runs); ``None``: all.
-        cache_images: decode and resize every image once and keep it in memory.
+        sample_cache: where decoded, resized images are kept between epochs: ``memory``,
+            ``disk`` (files keyed by content and preprocessing under the data cache folder, reused
+            by later runs), ``none``, or ``auto`` (memory up to ~2 GB, disk beyond).
         deterministic: request deterministic kernels (CPU runs are reproducible either way; on
             CUDA this trades some speed for bitwise-repeatable runs).
         augment: apply the training augmentation.
@@ -41,6 +52,9 @@ class TrainConfig:
         class_weight_power: segmentation only: exponent of the median-frequency class weights
             (1: original balancing, 0.5: square root, 0: unweighted; see
             ``facetransfer.training.losses``).
+        blur_jpeg_prob: detectors only: probability of each of Gaussian blur (sigma ~ U[0, 3])
+            and JPEG re-compression (quality ~ U[30, 100]) in training augmentation (CNNDetection's
+            "Blur+JPEG (p)"; 0 disables them).
     """
 
     epochs: int = 30
@@ -54,12 +68,15 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     max_batches_per_epoch: int | None = None
-    cache_images: bool = True
+    sample_cache: str = "auto"
     deterministic: bool = True
     augment: bool = True
     cpu_threads: int | None = None
     batch_norm_recalibration_batches: int = 16
     class_weight_power: float = 1.0
+    input_mode: str = "resize"
+    load_size: int | None = None
+    blur_jpeg_prob: float = 0.0
 
     def __post_init__(self) -> None:
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "patience": self.patience}
@@ -92,9 +109,29 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.max_batches_per_epoch must be >= 1 or None, got {self.max_batches_per_epoch}"
             )
+        if self.input_mode not in INPUT_MODES:
+            raise ValueError(
+                f"TrainConfig.input_mode must be one of {', '.join(INPUT_MODES)}, got {self.input_mode!r}"
+            )
+        if self.load_size is not None and (self.input_mode != "crop" or self.load_size < self.image_size):
+            raise ValueError(
+                f"TrainConfig.load_size ({self.load_size}) needs input_mode 'crop' and must be at least "
+                f"image_size ({self.image_size})"
+            )
+        if self.sample_cache not in SAMPLE_CACHES:
+            raise ValueError(
+                f"TrainConfig.sample_cache must be one of {', '.join(SAMPLE_CACHES)}, "
+                f"got {self.sample_cache!r}"
+            )
+        if not 0.0 <= self.blur_jpeg_prob <= 1.0:
+            raise ValueError(f"TrainConfig.blur_jpeg_prob must be within [0, 1], got {self.blur_jpeg_prob}")
         if self.device.split(":")[0] not in DEVICES:
             raise ValueError(f"TrainConfig.device must be one of {', '.join(DEVICES)}, got {self.device!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of all fields (for logging as run parameters)."""
         return asdict(self)
+
+    def preprocessing(self, backbone: str) -> Preprocessing:
+        """The model's input settings: mode, sizes and ``backbone``'s normalisation."""
+        return Preprocessing.for_backbone(backbone, self.image_size, self.input_mode, self.load_size)

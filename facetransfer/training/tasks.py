@@ -45,20 +45,23 @@ def _frame_digest(frame: pd.DataFrame, columns: list[str]) -> str:
 def _run_key(task: str, config: TrainConfig, frames: tuple[pd.DataFrame, pd.DataFrame], **extra: Any) -> dict:
     # Content hashes too: files regenerated under the same paths must not resume a stale run.
     columns = ["path", "sha256", "mask_path", "mask_sha256", "mask_encoding", "label"]
-    settings = {
-        k: v for k, v in config.to_dict().items() if k not in ("num_workers", "device", "cpu_threads")
-    }
+    runtime_only = ("num_workers", "device", "cpu_threads", "sample_cache")
+    settings = {k: v for k, v in config.to_dict().items() if k not in runtime_only}
     return {"task": task, "config": settings, "data": [_frame_digest(f, columns) for f in frames], **extra}
 
 
-def _prepare_datasets(datasets: tuple[Any, Any], config: TrainConfig) -> None:
-    if config.cache_images:
-        started = time.perf_counter()
-        for dataset in datasets:
-            dataset.preload()
-        logger.info(
-            "decoded and cached %d images in %.1f s", sum(map(len, datasets)), time.perf_counter() - started
-        )
+def _prepare_datasets(datasets: tuple[Any, Any]) -> None:
+    """Fill the sample caches before training (DataLoader workers then share or read them)."""
+    started = time.perf_counter()
+    for dataset in datasets:
+        dataset.preload()
+    modes = sorted({dataset.cache_mode for dataset in datasets})
+    logger.info(
+        "prepared %d images (sample cache: %s) in %.1f s",
+        sum(map(len, datasets)),
+        ", ".join(modes),
+        time.perf_counter() - started,
+    )
 
 
 def _train(
@@ -118,6 +121,7 @@ def train_segmenter(
     checkpoint_dir: str | Path,
     pretrained: bool = False,
     epoch_callback: EpochCallback | None = None,
+    sample_cache_dir: str | Path | None = None,
 ) -> SegmenterTrainingResult:
     """Train the DeepLabV3+ face parser with class-weighted cross entropy.
 
@@ -130,24 +134,32 @@ def train_segmenter(
         checkpoint_dir: directory of the per-epoch checkpoint; a rerun of the same run resumes.
         pretrained: initialise the backbone with cached ImageNet weights if available.
         epoch_callback: ``(epoch, metrics)`` hook, e.g. to log metrics to MLflow.
+        sample_cache_dir: folder of the on-disk sample cache (``config.sample_cache``).
 
     Returns:
         The trained model (CPU, eval mode), history and training facts.
+
+    Raises:
+        ValueError: ``config.input_mode`` is not ``resize`` (segmentation needs whole images).
     """
+    if config.input_mode != "resize":
+        raise ValueError(
+            f"segmenters read whole images: input_mode must be 'resize', not {config.input_mode!r}"
+        )
     settings = device_settings(config.device, amp=config.amp, num_workers=config.num_workers)
     seed_everything(config.seed)
     make_dataset = partial(
         SegmentationDataset,
-        image_size=config.image_size,
-        backbone=backbone,
+        preprocessing=config.preprocessing(backbone),
         scheme=scheme,
-        cache=config.cache_images,
+        cache=config.sample_cache,
+        cache_dir=sample_cache_dir,
     )
     datasets = (
         make_dataset(train_frame, augment=config.augment, seed=config.seed),
         make_dataset(val_frame, augment=False),
     )
-    _prepare_datasets(datasets, config)
+    _prepare_datasets(datasets)
     class_weights = median_frequency_weights(
         pixel_class_counts(datasets[0].iter_masks(), scheme.num_classes), power=config.class_weight_power
     )
@@ -190,6 +202,7 @@ def train_detector(
     checkpoint_dir: str | Path,
     pretrained: bool = False,
     epoch_callback: EpochCallback | None = None,
+    sample_cache_dir: str | Path | None = None,
 ) -> DetectorTrainingResult:
     """Train a real-vs-generated detector, transferring from ``segmenter`` per ``variant``.
 
@@ -203,6 +216,7 @@ def train_detector(
         checkpoint_dir: directory of the per-epoch checkpoint; a rerun of the same run resumes.
         pretrained: for ``none``: initialise the backbone with cached ImageNet weights.
         epoch_callback: ``(epoch, metrics)`` hook, e.g. to log metrics to MLflow.
+        sample_cache_dir: folder of the on-disk sample cache (``config.sample_cache``).
 
     Returns:
         The trained model (CPU, eval mode), history and training facts.
@@ -210,14 +224,19 @@ def train_detector(
     settings = device_settings(config.device, amp=config.amp, num_workers=config.num_workers)
     seed_everything(config.seed)
     make_dataset = partial(
-        DetectionDataset, image_size=config.image_size, backbone=backbone, cache=config.cache_images
+        DetectionDataset,
+        preprocessing=config.preprocessing(backbone),
+        cache=config.sample_cache,
+        cache_dir=sample_cache_dir,
     )
     datasets = (
-        make_dataset(train_frame, augment=config.augment, seed=config.seed),
+        make_dataset(
+            train_frame, augment=config.augment, blur_jpeg_prob=config.blur_jpeg_prob, seed=config.seed
+        ),
         make_dataset(val_frame, augment=False),
     )
     pos_weight = detection_pos_weight(datasets[0].labels)
-    _prepare_datasets(datasets, config)
+    _prepare_datasets(datasets)
     model = build_detector(backbone, variant, segmenter=segmenter, pretrained=pretrained)
     run_key = _run_key(
         "detection",

@@ -51,11 +51,7 @@ def evaluate_champion(manifest: pd.DataFrame, *, model_name: str, batch_size: in
     # Only the test split and the new generators' images are measured: score nothing else.
     needed = manifest[(manifest["split"] == "test") | manifest["generator"].isin(generators_new)]
     scored = score_detector(
-        champion.model,
-        needed,
-        image_size=champion.image_size,
-        backbone=champion.backbone,
-        batch_size=batch_size,
+        champion.model, needed, preprocessing=champion.preprocessing, batch_size=batch_size
     )
     test = split_frame(scored, "test")
     test_metrics = metrics_by_scope(test, threshold)

@@ -12,6 +12,7 @@ import pandas as pd
 from torch import nn
 
 from facetransfer.config import EvaluationSettings, ModelTrainingSettings
+from facetransfer.data.preprocessing import Preprocessing
 from facetransfer.evaluation import (
     choose_threshold,
     confusion_matrix_figure,
@@ -21,6 +22,7 @@ from facetransfer.evaluation import (
     predict_scores,
     roc_curves_figure,
 )
+from facetransfer.evaluation.robustness import ROBUSTNESS_METRICS, mean_roc_auc, robustness_sweep
 from facetransfer.tracking.runs import log_figure, log_json, log_params, log_table
 from facetransfer.training import train_detector
 from facetransfer.workflow.runs import (
@@ -51,6 +53,7 @@ def train_and_log_detector(
     checkpoint_dir: Path,
     tags: Mapping[str, Any],
     segmenter_run_id: str | None = None,
+    sample_cache_dir: Path | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train one detector variant on the train split and log it as run ``detector-<backbone>-<variant>``.
 
@@ -63,6 +66,7 @@ def train_and_log_detector(
         checkpoint_dir: resumable per-epoch checkpoint (deleted once the model is logged).
         tags: provenance tags of the run (data hash, git commit, ZenML run, ...).
         segmenter_run_id: MLflow run of the segmenter the weights were transferred from.
+        sample_cache_dir: folder of the on-disk sample cache.
     """
     train, val = split_frame(manifest, "train"), split_frame(manifest, "val")
     config = settings.train
@@ -96,6 +100,7 @@ def train_and_log_detector(
             checkpoint_dir=checkpoint_dir,
             pretrained=settings.pretrained,
             epoch_callback=log_epoch_metrics,
+            sample_cache_dir=sample_cache_dir,
         )
         common = finish_training_run(
             run,
@@ -110,17 +115,25 @@ def train_and_log_detector(
         "variant": variant,
         "generators_trained": generators,
         "segmenter_run_id": segmenter_run_id if variant != "none" else None,
+        "preprocessing": config.preprocessing(backbone).to_dict(),
         **common,
     }
     return result.model, report
 
 
 def score_detector(
-    model: nn.Module, frame: pd.DataFrame, *, image_size: int, backbone: str, batch_size: int
+    model: nn.Module, frame: pd.DataFrame, *, preprocessing: Preprocessing, batch_size: int
 ) -> pd.DataFrame:
     """``frame`` with a ``score`` column: the model's fake probability of each image."""
-    scores = predict_scores(model, frame, image_size=image_size, backbone=backbone, batch_size=batch_size)
+    scores = predict_scores(model, frame, preprocessing=preprocessing, batch_size=batch_size)
     return frame.assign(score=scores)
+
+
+def report_preprocessing(report: Mapping[str, Any]) -> Preprocessing:
+    """The input settings a detector report records (resize mode for reports that predate them)."""
+    if report.get("preprocessing"):
+        return Preprocessing.from_dict(dict(report["preprocessing"]))
+    return Preprocessing.for_backbone(str(report["backbone"]), int(report["image_size"]))
 
 
 def generator_subsets(scored: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -165,14 +178,10 @@ def evaluate_and_log_detector(
     F1, ROC-AUC, AP, EER, threshold), ``test_<generator>_*`` per generator, the per-generator and
     per-source tables, the confusion matrix and ROC curves (overall and per generator).
     """
-    backbone, image_size = str(report["backbone"]), int(report["image_size"])
+    backbone, preprocessing = str(report["backbone"]), report_preprocessing(report)
     val, test = (
         score_detector(
-            model,
-            split_frame(manifest, split),
-            image_size=image_size,
-            backbone=backbone,
-            batch_size=settings.batch_size,
+            model, split_frame(manifest, split), preprocessing=preprocessing, batch_size=settings.batch_size
         )
         for split in ("val", "test")
     )
@@ -181,6 +190,14 @@ def evaluate_and_log_detector(
     )
     val_metrics = detection_metrics(val["label"], val["score"], threshold)
     test_metrics = metrics_by_scope(test, threshold)
+    sweep = robustness_sweep(
+        model,
+        test,
+        preprocessing=preprocessing,
+        threshold=threshold,
+        perturbations=settings.robustness,
+        batch_size=settings.batch_size,
+    )
     name = detector_name(backbone, str(report["variant"]))
     import mlflow
 
@@ -191,7 +208,11 @@ def evaluate_and_log_detector(
         mlflow.log_param("threshold_rule", settings.threshold_rule)
         log_table(_metrics_frame(test_metrics["per_generator"], "generator"), "tables/per_generator_metrics")
         log_table(_metrics_frame(test_metrics["per_source"], "source"), "tables/per_source_metrics")
-        log_json({"threshold": threshold, "val": val_metrics, "test": test_metrics}, "metrics.json")
+        log_robustness(sweep)
+        log_json(
+            {"threshold": threshold, "val": val_metrics, "test": test_metrics, "robustness": sweep},
+            "metrics.json",
+        )
         log_figure(
             confusion_matrix_figure(
                 detection_confusion_matrix(test_metrics["overall"]), title=f"{name} (test)"
@@ -206,7 +227,20 @@ def evaluate_and_log_detector(
         val_metrics["f1"],
         test_metrics["overall"]["f1"],
     )
-    return {**report, "threshold": threshold, "val": val_metrics, "test": test_metrics}
+    return {**report, "threshold": threshold, "val": val_metrics, "test": test_metrics, "robustness": sweep}
+
+
+def log_robustness(sweep: Mapping[str, Mapping[str, float]], prefix: str = "robust") -> None:
+    """Log a robustness sweep to the active run: ``<prefix>/<perturbation>/<metric>`` and the mean ROC-AUC."""
+    import mlflow
+
+    if not sweep:
+        return
+    for name, metrics in sweep.items():
+        mlflow.log_metrics(prefixed_metrics(f"{prefix}/{name}", metrics, ROBUSTNESS_METRICS, separator="/"))
+    mean = mean_roc_auc(sweep)
+    if np.isfinite(mean):
+        mlflow.log_metric(f"{prefix}/mean_roc_auc", mean)
 
 
 def prefixed_metrics(

@@ -125,6 +125,7 @@ def _detector_tags(
         "variant": detector["variant"],
         "threshold": detector["threshold"],
         "image_size": detector["image_size"],
+        "preprocessing": detector["preprocessing"],
         "generators_trained": detector["generators_trained"],
         "evaluated_generators": sorted(test["per_generator"]),
         "test_metrics": {k: test["overall"][k] for k in ("accuracy", "precision", "recall", "f1", "roc_auc")},

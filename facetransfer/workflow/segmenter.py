@@ -34,6 +34,7 @@ def train_and_log_segmenter(
     scheme: ClassScheme,
     checkpoint_dir: Path,
     tags: Mapping[str, Any],
+    sample_cache_dir: Path | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train a segmenter on the manifest's train split and log it as run ``segmenter-<backbone>``.
 
@@ -67,6 +68,7 @@ def train_and_log_segmenter(
             checkpoint_dir=checkpoint_dir,
             pretrained=settings.pretrained,
             epoch_callback=log_epoch_metrics,
+            sample_cache_dir=sample_cache_dir,
         )
         log_json(dict(zip(scheme.names, result.class_weights, strict=True)), "class_weights.json")
         common = finish_training_run(run, result, image_size=config.image_size, checkpoint_dir=checkpoint_dir)

@@ -9,7 +9,7 @@ from zenml import step
 from facetransfer.config import ModelTrainingSettings
 from facetransfer.workflow.detector import train_and_log_detector
 from facetransfer.workflow.ingestion import manifest_fingerprint
-from steps.context import checkpoint_dir, provenance_tags
+from steps.context import checkpoint_dir, provenance_tags, sample_cache_dir
 
 
 @step(experiment_tracker=True)
@@ -18,6 +18,7 @@ def train_detector(
     backbone: str,
     variant: str,
     settings: ModelTrainingSettings,
+    cache_dir: str,
     segmenter: nn.Module | None = None,
     segmenter_report: dict | None = None,
 ) -> tuple[
@@ -33,6 +34,7 @@ def train_detector(
         backbone: ``resnet50`` or ``mobilenet_v3_large``.
         variant: ``none``, ``last`` or ``all``.
         settings: detector training settings.
+        cache_dir: the data cache folder (``data.cache_location``); decoded samples go to its ``samples/``.
         segmenter: the trained segmenter of ``backbone`` (not given for ``none``, so that
             variant does not depend on, or rerun with, the segmenter).
         segmenter_report: the segmenter's training report (its MLflow run, for lineage).
@@ -52,5 +54,6 @@ def train_detector(
             **{"data.hash": manifest_fingerprint(manifest), "data.generators": ",".join(generators)}
         ),
         segmenter_run_id=segmenter_report["run_id"] if segmenter_report else None,
+        sample_cache_dir=sample_cache_dir(cache_dir),
     )
     return model, report

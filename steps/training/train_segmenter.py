@@ -10,7 +10,7 @@ from facetransfer.classes import get_scheme
 from facetransfer.config import DataSettings, ModelTrainingSettings
 from facetransfer.workflow.ingestion import manifest_fingerprint
 from facetransfer.workflow.segmenter import train_and_log_segmenter
-from steps.context import checkpoint_dir, provenance_tags
+from steps.context import checkpoint_dir, provenance_tags, sample_cache_dir
 
 
 @step(experiment_tracker=True)
@@ -37,5 +37,6 @@ def train_segmenter(
         scheme=get_scheme(data.class_scheme),
         checkpoint_dir=checkpoint_dir(f"segmenter-{backbone}"),
         tags=provenance_tags(**{"data.hash": manifest_fingerprint(manifest)}),
+        sample_cache_dir=sample_cache_dir(data.cache_location),
     )
     return model, report

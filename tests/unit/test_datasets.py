@@ -11,8 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from facetransfer.classes import MUT1NY_14
+from facetransfer.classes import MUT1NY_14, UNKNOWN_CLASS
 from facetransfer.data.datasets import DetectionDataset, SegmentationDataset
+from facetransfer.data.preprocessing import Preprocessing
 from facetransfer.data.transforms import (
     IMAGENET_MEAN,
     HorizontalFlipWithLabelSwap,
@@ -20,12 +21,14 @@ from facetransfer.data.transforms import (
 )
 
 BACKBONE = "mobilenet_v3_large"
+PRE64 = Preprocessing.for_backbone(BACKBONE, 64)
+PRE32 = Preprocessing.for_backbone("resnet50", 32)
 PAIRS = [("left_eye", "right_eye"), ("left_ear", "right_ear"), ("left_eyebrow", "right_eyebrow")]
 
 
 def test_segmentation_sample_matches_the_written_files(write_segmentation_data: Callable) -> None:
     frame = write_segmentation_data(2, size=64)
-    dataset = SegmentationDataset(frame, image_size=64, backbone=BACKBONE, scheme=MUT1NY_14, augment=False)
+    dataset = SegmentationDataset(frame, preprocessing=PRE64, scheme=MUT1NY_14, augment=False)
     image, mask = dataset[1]
     assert image.shape == (3, 64, 64) and image.dtype == torch.float32
     assert mask.shape == (64, 64) and mask.dtype == torch.int64
@@ -46,20 +49,27 @@ def test_resizing_keeps_mask_ids_and_index_encoding_is_read(
     frame = pd.concat(
         [frame, frame.assign(mask_path=str(index_path), mask_encoding="index")], ignore_index=True
     )
-    dataset = SegmentationDataset(frame, image_size=64, backbone=BACKBONE, scheme=MUT1NY_14, augment=False)
+    dataset = SegmentationDataset(frame, preprocessing=PRE64, scheme=MUT1NY_14, augment=False)
     colour_mask, index_mask = dataset[0][1], dataset[1][1]
     assert torch.equal(colour_mask, index_mask)
     assert set(colour_mask.unique().tolist()) <= set(np.unique(ids).tolist())
 
 
-def test_unknown_mask_colour_raises_naming_the_file(write_segmentation_data: Callable) -> None:
+def test_unknown_mask_colours_stay_unknown_through_augmentation(write_segmentation_data: Callable) -> None:
+    # Ingestion keeps such masks only under a source's unknown_color_tolerance; the dataset keeps
+    # the pixels as UNKNOWN_CLASS (ignored by loss and metrics), through flips and warps.
     frame = write_segmentation_data(1)
     rgb = np.asarray(Image.open(frame.loc[0, "mask_path"]).convert("RGB")).copy()
-    rgb[3, 4] = (1, 2, 3)
+    rgb[30:34, 2:6] = (1, 2, 3)
     Image.fromarray(rgb).save(frame.loc[0, "mask_path"])
-    dataset = SegmentationDataset(frame, image_size=64, backbone=BACKBONE, scheme=MUT1NY_14, augment=False)
-    with pytest.raises(ValueError, match=r"000_mask\.png.*1 pixels outside"):
-        dataset[0]
+    plain = SegmentationDataset(frame, preprocessing=PRE64, scheme=MUT1NY_14, augment=False)
+    assert (plain[0][1][30:34, 2:6] == UNKNOWN_CLASS).all()
+    augmented = SegmentationDataset(frame, preprocessing=PRE64, scheme=MUT1NY_14, augment=True)
+    seen = set()
+    for epoch in range(8):
+        augmented.set_epoch(epoch)
+        seen |= set(augmented[0][1].unique().tolist())
+    assert UNKNOWN_CLASS in seen and seen <= set(range(MUT1NY_14.num_classes)) | {UNKNOWN_CLASS}
 
 
 def test_flip_swaps_left_and_right_classes() -> None:
@@ -84,7 +94,7 @@ def test_affine_augmentation_keeps_mask_values_within_the_class_set(
     write_segmentation_data: Callable,
 ) -> None:
     frame = write_segmentation_data(1)
-    dataset = SegmentationDataset(frame, image_size=64, backbone=BACKBONE, scheme=MUT1NY_14, augment=False)
+    dataset = SegmentationDataset(frame, preprocessing=PRE64, scheme=MUT1NY_14, augment=False)
     image, mask = dataset.decoded(0)
     original_ids = set(np.unique(mask).tolist())
     allowed = original_ids | {int(MUT1NY_14.flip_lookup_table()[i]) for i in original_ids}
@@ -102,7 +112,7 @@ def test_affine_augmentation_keeps_mask_values_within_the_class_set(
 def test_augmentation_is_reproducible_per_seed_and_epoch(write_segmentation_data: Callable) -> None:
     frame = write_segmentation_data(3)
     first, second = (
-        SegmentationDataset(frame, image_size=64, backbone=BACKBONE, scheme=MUT1NY_14, augment=True, seed=5)
+        SegmentationDataset(frame, preprocessing=PRE64, scheme=MUT1NY_14, augment=True, seed=5)
         for _ in range(2)
     )
     first.set_epoch(1)
@@ -115,10 +125,8 @@ def test_augmentation_is_reproducible_per_seed_and_epoch(write_segmentation_data
 def test_cache_decodes_each_file_once(write_segmentation_data: Callable) -> None:
     frame = write_segmentation_data(2)
     cached, uncached = (
-        SegmentationDataset(
-            frame, image_size=64, backbone=BACKBONE, scheme=MUT1NY_14, augment=True, cache=cache
-        )
-        for cache in (True, False)
+        SegmentationDataset(frame, preprocessing=PRE64, scheme=MUT1NY_14, augment=True, cache=cache)
+        for cache in ("memory", "none")
     )
     cached.preload()
     for path in [*frame["path"], *frame["mask_path"]]:
@@ -131,10 +139,10 @@ def test_cache_decodes_each_file_once(write_segmentation_data: Callable) -> None
 
 def test_detection_dataset_labels_and_validation(write_detection_data: Callable) -> None:
     frame = write_detection_data(4)
-    dataset = DetectionDataset(frame, image_size=32, backbone="resnet50")
+    dataset = DetectionDataset(frame, preprocessing=PRE32)
     image, label = dataset[1]
     assert image.shape == (3, 32, 32) and label.item() == 1.0 and dataset[0][1].item() == 0.0
     with pytest.raises(ValueError, match="0 \\(real\\) or 1 \\(fake\\)"):
-        DetectionDataset(frame.assign(label=2), image_size=32, backbone="resnet50")
+        DetectionDataset(frame.assign(label=2), preprocessing=PRE32)
     with pytest.raises(ValueError, match="label"):
-        DetectionDataset(frame.drop(columns="label"), image_size=32, backbone="resnet50")
+        DetectionDataset(frame.drop(columns="label"), preprocessing=PRE32)

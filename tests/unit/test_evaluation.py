@@ -13,6 +13,7 @@ import torch
 from matplotlib.figure import Figure
 
 from facetransfer.classes import MUT1NY_14, UNKNOWN_CLASS
+from facetransfer.data.preprocessing import Preprocessing
 from facetransfer.evaluation import (
     SegmentationConfusion,
     choose_threshold,
@@ -126,11 +127,19 @@ def test_predict_scores_are_probabilities_in_row_order(write_detection_data: Cal
     torch.manual_seed(0)
     detector = build_detector("mobilenet_v3_large", "none").train()
     scores = predict_scores(
-        detector, frame, image_size=32, backbone="mobilenet_v3_large", batch_size=2, device="cpu"
+        detector,
+        frame,
+        preprocessing=Preprocessing.for_backbone("mobilenet_v3_large", 32),
+        batch_size=2,
+        device="cpu",
     )
     assert scores.shape == (5,) and ((scores > 0) & (scores < 1)).all()
     reversed_scores = predict_scores(
-        detector, frame.iloc[::-1], image_size=32, backbone="mobilenet_v3_large", batch_size=4, device="cpu"
+        detector,
+        frame.iloc[::-1],
+        preprocessing=Preprocessing.for_backbone("mobilenet_v3_large", 32),
+        batch_size=4,
+        device="cpu",
     )
     assert np.allclose(reversed_scores[::-1], scores, atol=1e-6)
     assert detector.training  # the caller's mode is restored

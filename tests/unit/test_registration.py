@@ -8,6 +8,7 @@ from mlflow.tracking import MlflowClient
 from torch import nn
 
 from facetransfer.config import PromotionSettings
+from facetransfer.data.preprocessing import Preprocessing
 from facetransfer.workflow.registration import register_and_promote
 
 
@@ -44,6 +45,7 @@ def comparison(overall_f1: float, per_generator: dict[str, float]) -> dict:
         "variant": "all",
         "threshold": 0.5,
         "image_size": 64,
+        "preprocessing": Preprocessing.for_backbone("mobilenet_v3_large", 64).to_dict(),
         "generators_trained": sorted(per_generator),
         "segmenter_run_id": seg_run,
         "test": {"overall": metrics, "per_generator": {g: {"f1": v} for g, v in per_generator.items()}},

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from facetransfer.classes import MUT1NY_14, UNKNOWN_CLASS
 from facetransfer.data.datasets import SegmentationDataset
+from facetransfer.data.preprocessing import Preprocessing
 from facetransfer.models import build_segmenter
 from facetransfer.training import (
     DetectionTask,
@@ -100,11 +101,10 @@ def test_runtime_blocks_restore_global_settings() -> None:
 def test_segmentation_loss_halves_within_a_few_dozen_steps(write_segmentation_data: Callable) -> None:
     dataset = SegmentationDataset(
         write_segmentation_data(4),
-        image_size=64,
-        backbone=BACKBONE,
+        preprocessing=Preprocessing.for_backbone(BACKBONE, 64),
         scheme=MUT1NY_14,
         augment=False,
-        cache=True,
+        cache="memory",
     )
     torch.manual_seed(0)
     model = build_segmenter(BACKBONE)
