@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from facetransfer.classes import CLASS_SCHEMES
 from facetransfer.data.image_checks import DEFAULT_MAX_IMAGE_PIXELS
@@ -67,6 +67,22 @@ class DataSettings(BaseModel):
         if not value:
             raise ValueError("at least one source is required")
         return parse_sources(value)
+
+    @model_validator(mode="after")
+    def _one_class_scheme(self) -> DataSettings:
+        """Masks decoded in one scheme must never train a model of another (ids would mean other classes)."""
+        mismatched = [
+            f"{source.name!r} ({source.scheme})"
+            for source in self.segmentation_sources
+            if source.scheme != self.class_scheme
+        ]
+        if mismatched:
+            raise ValueError(
+                f"segmentation source(s) {', '.join(mismatched)} use another class scheme than "
+                f"data.class_scheme ({self.class_scheme}); set `scheme: {self.class_scheme}` on them "
+                f"or change data.class_scheme"
+            )
+        return self
 
     def resolve(self, path: str, base: str | Path) -> Path:
         """Absolute form of ``path`` (relative to ``root``, itself relative to ``base``)."""

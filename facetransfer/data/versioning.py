@@ -11,8 +11,12 @@ directory outside the repository is used: ``$FACETRANSFER_DVC_REMOTE`` if set, e
 
 How a fresh clone gets its data (``ensure_data``, CLI ``facetransfer ensure-data``):
 
-1. ``data/`` exists and is not empty: nothing to do (if no ``data.dvc`` exists yet, the data
-   is ``dvc add``-ed and pushed first; it is not regenerable, so no ``demo_options`` are recorded).
+1. ``data/`` exists and is not empty: DVC's own status must say it matches ``data.dvc``
+   (``verify_workspace``); a modified, added or deleted file is a ``DataVersionError`` that names
+   the files and says what to run (``dvc checkout data.dvc`` to restore the committed version,
+   ``dvc add data`` / ``facetransfer add-generator`` to record the change). If no ``data.dvc``
+   exists yet, the data is ``dvc add``-ed and pushed first (it is not regenerable, so no
+   ``demo_options`` are recorded).
 2. ``data.dvc`` exists: ``dvc pull``. This works wherever the remote holds the data.
 3. The pull fails (a new machine's default local remote is empty) and ``data.dvc`` carries
    ``meta.facetransfer.demo_options`` (written when the demo data was created): the demo data is
@@ -56,6 +60,7 @@ __all__ = [
     "read_dvc_md5",
     "read_dvc_meta",
     "track_data",
+    "verify_workspace",
 ]
 
 
@@ -226,7 +231,7 @@ def ensure_data(
     remote = configure_default_remote(repo_root, remote_url)
     if data_path.is_dir() and any(data_path.iterdir()):
         if dvc_file.is_file():
-            return DataStatus("present", read_dvc_md5(dvc_file), data_path, remote)
+            return DataStatus("present", verify_workspace(repo_root, data_dir), data_path, remote)
         tracked = track_data(repo_root, data_dir)  # data of unknown origin: tracked, not regenerable
         return DataStatus("tracked", tracked.new_md5, data_path, remote)
     if not dvc_file.is_file():
@@ -252,6 +257,39 @@ def ensure_data(
     _regenerate_and_verify(repo_root, data_dir, DemoOptions.model_validate(recorded), expected)
     _push(repo_root, dvc_file)
     return DataStatus("regenerated", expected, data_path, remote)
+
+
+def verify_workspace(repo_root: str | Path, data_dir: str = "data") -> str:
+    """Check with DVC's own status that ``<data_dir>/`` holds exactly what ``<data_dir>.dvc`` names.
+
+    Returns:
+        The md5 of the pointer: the version of the data every run then reads.
+
+    Raises:
+        DataVersionError: the workspace differs (the message lists changed files and the commands
+            that fix it), or the pointer is missing.
+    """
+    repo_root = Path(repo_root)
+    dvc_file = repo_root / f"{data_dir}.dvc"
+    expected = read_dvc_md5(dvc_file)
+    with _open_repo(repo_root) as repo:
+        if not repo.status(targets=[str(dvc_file)]):
+            return expected
+        changes = repo.data_status(granular=True).get("uncommitted", {})
+    examples = [
+        f"{kind} {path}"
+        for kind, paths in sorted(changes.items())
+        for path in paths
+        if not path.endswith("/")
+    ][:8]
+    raise DataVersionError(
+        f"{data_dir}/ does not match {dvc_file.name} (md5 {expected}): "
+        + ("; ".join(examples) or "its content changed")
+        + f". Run `dvc checkout {dvc_file.name}` to restore the version {dvc_file.name} names (or "
+        f"`facetransfer ensure-data` on a checkout without the data), or record the change with "
+        f"`dvc add {data_dir}` (`facetransfer add-generator` for a new generator) and commit "
+        f"{dvc_file.name}."
+    )
 
 
 def _try_pull(repo_root: Path, dvc_file: Path) -> str | None:

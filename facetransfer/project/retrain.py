@@ -1,8 +1,9 @@
 """``facetransfer retrain``: the scheduled command. Runs the pipeline only when the data changed.
 
-The champion detector's registry version carries the hash of the data it was trained on
-(``data_hash``: segmentation + detection manifests' content). The current data is ingested
-(cheap: unchanged files are not re-hashed) and hashed the same way; equal hashes mean there is
+The champion detector's registry version carries the identity of the data it was trained on
+(``data_hash``: ``dvc:<md5>`` of the verified ``data.dvc`` when every source is DVC-tracked, else
+a content hash of the manifests, see ``facetransfer.workflow.ingestion``). The current identity is
+computed the same way (no file is read when DVC tracks everything); equal identities mean there is
 nothing new to learn, and the command exits at once, saying so. The same holds when a newer
 ``challenger`` was already trained on the current data and the promotion rule turned it down:
 retraining on the same data would only repeat that run (``--force`` runs it anyway).
@@ -38,11 +39,10 @@ def check_retrain_due(root: Path, config_path: Path) -> RetrainCheck:
     from facetransfer.config import load_run_config
     from facetransfer.tracking.registry import CHALLENGER, CHAMPION, alias_version
     from facetransfer.tracking.store import resolve_tracking_uri
-    from facetransfer.workflow.ingestion import combined_data_hash, ingest
+    from facetransfer.workflow.ingestion import current_data_identity
 
     config = load_run_config(config_path)
-    hashes = [ingest(config.data, kind, base=root)[2]["data_hash"] for kind in ("segmentation", "detection")]
-    current = combined_data_hash(*hashes)
+    current = current_data_identity(config.data, base=root)
     mlflow.set_tracking_uri(resolve_tracking_uri(root))
     client = MlflowClient()
     champion = alias_version(client, config.promotion.detector_model, CHAMPION)
@@ -53,7 +53,7 @@ def check_retrain_due(root: Path, config_path: Path) -> RetrainCheck:
     if trained_on == current:
         return RetrainCheck(
             False,
-            f"data unchanged since champion v{version} was trained (data hash {current[:12]})",
+            f"data unchanged since champion v{version} was trained (data {current[:16]})",
         )
     # A challenger is always newer than the champion (promotion clears older ones).
     challenger = alias_version(client, config.promotion.detector_model, CHALLENGER)
@@ -61,12 +61,12 @@ def check_retrain_due(root: Path, config_path: Path) -> RetrainCheck:
         reason = (challenger.tags or {}).get("promotion.reason", "see its promotion.reason tag")
         return RetrainCheck(
             False,
-            f"data unchanged since challenger v{challenger.version} was trained on it (data hash "
-            f"{current[:12]}); it was not promoted over champion v{version}: {reason}",
+            f"data unchanged since challenger v{challenger.version} was trained on it (data "
+            f"{current[:16]}); it was not promoted over champion v{version}: {reason}",
         )
     return RetrainCheck(
         True,
-        f"data changed since champion v{version} ({str(trained_on)[:12]} -> {current[:12]})",
+        f"data changed since champion v{version} ({str(trained_on)[:16]} -> {current[:16]})",
     )
 
 

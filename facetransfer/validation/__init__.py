@@ -9,11 +9,16 @@ validation runs.
 from facetransfer.validation.bounds import ValidationBounds
 from facetransfer.validation.mask_statistics import mask_statistics
 from facetransfer.validation.result import DataValidationError, ExpectationOutcome, ValidationResult
-from facetransfer.validation.validate import validate_detection_manifest, validate_segmentation_data
+from facetransfer.validation.validate import (
+    MaskSchemeMismatchError,
+    validate_detection_manifest,
+    validate_segmentation_data,
+)
 
 __all__ = [
     "DataValidationError",
     "ExpectationOutcome",
+    "MaskSchemeMismatchError",
     "ValidationBounds",
     "ValidationResult",
     "mask_statistics",

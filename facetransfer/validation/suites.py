@@ -139,8 +139,9 @@ def segmentation_specs(bounds: ValidationBounds, class_names: list[str]) -> list
               column="mask_path"),
         _spec("mask_readable", "every mask file can be decoded", "masks", _IN_SET,
               column="readable", value_set=[True]),
-        _spec("no_unknown_mask_colors", "no mask pixel has a colour/index outside the class scheme", "masks",
-              _BETWEEN, column="unknown_pixels", min_value=0, max_value=0),
+        _spec("no_unknown_mask_colors", "no mask has more pixels of a colour/index outside the class scheme "
+              "than its source's unknown_color_tolerance", "masks", "ExpectColumnPairValuesAToBeGreaterThanB",
+              column_A="unknown_tolerance", column_B="unknown_pixels", or_equal=True),
         _spec("mask_size_matches_image", "every mask has its image's size", "masks", _IN_SET,
               column="size_matches", value_set=[True]),
         _spec("face_present", f"the face class is present in at least {share:.0%} of masks", "masks", _IN_SET,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from facetransfer.classes import ClassScheme, get_scheme
@@ -15,6 +17,10 @@ from facetransfer.validation.suites import (
     segmentation_specs,
     splits_table,
 )
+
+
+class MaskSchemeMismatchError(ValueError):
+    """A manifest's masks follow another class scheme than the one the run trains with."""
 
 
 def validate_detection_manifest(
@@ -48,6 +54,7 @@ def validate_segmentation_data(
     bounds: ValidationBounds | None = None,
     *,
     scheme: ClassScheme | None = None,
+    unknown_color_tolerances: Mapping[str, int] | None = None,
 ) -> ValidationResult:
     """Validate segmentation data: its manifest rows and per-mask statistics.
 
@@ -62,12 +69,24 @@ def validate_segmentation_data(
             when ``None``.
         bounds: limits; defaults when ``None``.
         scheme: class scheme of the masks; default: the frame's ``mask_scheme`` (or mut1ny14).
+        unknown_color_tolerances: per source name, the pixels outside the scheme a mask may hold
+            (its ``unknown_color_tolerance``, the bound of ``no_unknown_mask_colors``); default 0.
+
+    Raises:
+        MaskSchemeMismatchError: the frame's ``mask_scheme`` differs from ``scheme`` (names both).
     """
     bounds = bounds or ValidationBounds()
+    schemes = sorted(frame["mask_scheme"].dropna().astype(str).unique()) if "mask_scheme" in frame else []
     if scheme is None:
-        schemes = frame["mask_scheme"].dropna().unique() if "mask_scheme" in frame else []
-        scheme = get_scheme(str(schemes[0]) if len(schemes) else "mut1ny14")
-    stats = mask_stats if mask_stats is not None else mask_statistics(frame, scheme)
+        scheme = get_scheme(schemes[0] if schemes else "mut1ny14")
+    mismatched = [name for name in schemes if name != scheme.name]
+    if mismatched:
+        raise MaskSchemeMismatchError(
+            f"the segmentation manifest holds masks of scheme(s) {', '.join(mismatched)}, but the run "
+            f"trains with class scheme {scheme.name} (data.class_scheme): the class ids would mean "
+            f"other classes; ingest the masks with `scheme: {scheme.name}` or change data.class_scheme"
+        )
+    stats = mask_stats if mask_stats is not None else mask_statistics(frame, scheme, unknown_color_tolerances)
 
     def tables(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
         masks = stats[stats["row"].isin(rows.index)].reset_index(drop=True) if not stats.empty else stats

@@ -1,14 +1,21 @@
 """Ingestion and splitting: configured sources → a checked manifest → leakage-free splits.
 
 DVC-aware: when the data root holds a ``.dvc`` pointer, the tracked data is made present first
-(pulled, or regenerated and verified for the demo data) and its md5 is recorded next to the
-content fingerprint of every source.
+(pulled, or regenerated and verified for the demo data) and checked against the pointer with
+DVC's own status; a workspace that differs is an error, so the pointer's md5 is the version of
+the data the run actually reads.
+
+Data identity (what provenance tags and ``facetransfer retrain`` compare): ``dvc:<md5>`` when
+every configured source lies inside the DVC-tracked folder; otherwise DVC knows nothing of (some
+of) the data and the content fingerprint of the manifest stands in: ``content:<sha256>``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +24,7 @@ import pandas as pd
 from facetransfer.config import DataSettings
 from facetransfer.data.hashing import data_fingerprint, source_fingerprints
 from facetransfer.data.manifest import build_manifest
+from facetransfer.data.sources import SourceConfig
 from facetransfer.data.splitting import assign_splits, split_counts_by_stratum, validate_ratios
 from facetransfer.data.versioning import ensure_data, read_dvc_md5
 
@@ -42,13 +50,8 @@ def ingest(
         the DVC md5, per-source fingerprints, the content ``data_hash`` and the counts.
     """
     root = settings.root_path(base)
-    dvc_file = root / settings.dvc_file
-    dvc_md5 = None
-    if dvc_file.is_file():
-        status = ensure_data(root, data_dir=Path(settings.dvc_file).stem)
-        dvc_md5 = status.md5 or read_dvc_md5(dvc_file)
-        logger.info("data %s: %s (md5 %s)", status.data_dir, status.action, dvc_md5)
     sources = settings.segmentation_sources if kind == "segmentation" else settings.detection_sources
+    dvc_md5 = _ensure_tracked_data(settings, root)
     result = build_manifest(
         sources,
         root=root,
@@ -56,9 +59,12 @@ def ingest(
         cache_dir=settings.resolve(settings.cache_dir, base),
         max_image_pixels=settings.max_image_pixels,
     )
+    covered = dvc_md5 is not None and sources_under_dvc(settings, root, sources)
     report = {
         "kind": kind,
         "data_dvc_md5": dvc_md5,
+        "dvc_covers_sources": covered,
+        "data_identity": f"dvc:{dvc_md5}" if covered else f"content:{result.report['data_fingerprint']}",
         "data_hash": result.report["data_fingerprint"],
         "fingerprints": result.report["fingerprints"],
         "counts": {k: v for k, v in result.report["counts"].items() if k != "by_stratum"},
@@ -75,6 +81,49 @@ def ingest(
             f"quarantined: {report['quarantine_by_check']}"
         )
     return result.manifest, result.quarantine, report
+
+
+def _ensure_tracked_data(settings: DataSettings, root: Path) -> str | None:
+    """Make the DVC-tracked data present and verified; its md5, or ``None`` without a pointer."""
+    dvc_file = root / settings.dvc_file
+    if not dvc_file.is_file():
+        return None
+    status = ensure_data(root, data_dir=Path(settings.dvc_file).stem)
+    md5 = status.md5 or read_dvc_md5(dvc_file)
+    logger.info("data %s: %s (md5 %s)", status.data_dir, status.action, md5)
+    return md5
+
+
+def sources_under_dvc(settings: DataSettings, root: Path, sources: Sequence[SourceConfig]) -> bool:
+    """Whether every source folder lies inside the folder the DVC pointer tracks."""
+    tracked = Path(os.path.normpath(root / Path(settings.dvc_file).stem))
+    return all(source.resolve_path(root).is_relative_to(tracked) for source in sources)
+
+
+def run_data_identity(*identities: str) -> str:
+    """One identity for the data of a run from its manifests' identities (``ingest`` reports).
+
+    The same DVC version for all gives ``dvc:<md5>``; anything else a hash of them all.
+    """
+    unique = sorted(set(identities))
+    if len(unique) == 1 and unique[0].startswith("dvc:"):
+        return unique[0]
+    return "combined:" + hashlib.sha256("\n".join(sorted(identities)).encode()).hexdigest()
+
+
+def current_data_identity(settings: DataSettings, *, base: str | Path) -> str:
+    """The data identity a run with ``settings`` would record, computed as cheaply as possible.
+
+    With every source under DVC this is the verified pointer md5 (no file is read by us);
+    otherwise both manifests are ingested (unchanged files are not hashed again).
+    """
+    root = settings.root_path(base)
+    every_source = [*settings.segmentation_sources, *settings.detection_sources]
+    md5 = _ensure_tracked_data(settings, root)
+    if md5 is not None and sources_under_dvc(settings, root, every_source):
+        return f"dvc:{md5}"
+    kinds: tuple[Kind, Kind] = ("segmentation", "detection")
+    return run_data_identity(*(ingest(settings, kind, base=base)[2]["data_identity"] for kind in kinds))
 
 
 def split(manifest: pd.DataFrame, settings: DataSettings) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -96,8 +145,3 @@ def split(manifest: pd.DataFrame, settings: DataSettings) -> tuple[pd.DataFrame,
 def manifest_fingerprint(manifest: pd.DataFrame) -> str:
     """Content hash of a manifest (the same as its ingestion report's ``data_hash``)."""
     return data_fingerprint(source_fingerprints(manifest))
-
-
-def combined_data_hash(*hashes: str) -> str:
-    """One hash of several manifests' content hashes (segmentation + detection)."""
-    return hashlib.sha256("\n".join(hashes).encode()).hexdigest()

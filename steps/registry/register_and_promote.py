@@ -5,7 +5,7 @@ from typing import Annotated
 from zenml import step
 
 from facetransfer.config import PromotionSettings
-from facetransfer.workflow.ingestion import combined_data_hash
+from facetransfer.workflow.ingestion import run_data_identity
 from facetransfer.workflow.registration import register_and_promote as register
 from steps.context import provenance_tags
 
@@ -25,7 +25,7 @@ def register_and_promote(
     Returns:
         The decision and its reason, the registered versions and the comparison rows.
     """
-    data_hash = combined_data_hash(segmentation_report["data_hash"], detection_report["data_hash"])
+    data_hash = run_data_identity(segmentation_report["data_identity"], detection_report["data_identity"])
     tags = provenance_tags(
         data_hash=data_hash,
         data_dvc_md5=detection_report.get("data_dvc_md5") or "untracked",

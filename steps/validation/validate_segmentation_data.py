@@ -34,6 +34,11 @@ def validate_segmentation_data(
     Raises:
         DataValidationError: an expectation failed.
     """
-    result = run_suite(manifest, bounds=validation, scheme=get_scheme(data.class_scheme))
+    result = run_suite(
+        manifest,
+        bounds=validation,
+        scheme=get_scheme(data.class_scheme),
+        unknown_color_tolerances={s.name: s.unknown_color_tolerance for s in data.segmentation_sources},
+    )
     publish_validation(result, "segmentation")
     return result.frame, result.summary, HTMLString(result.to_html())

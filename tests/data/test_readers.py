@@ -7,9 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tree_builders import make_artifact_folder, random_image, write_jpeg, write_metadata, write_png
+from tree_builders import (
+    make_artifact_folder,
+    random_image,
+    write_corrupt_png,
+    write_huge_png,
+    write_jpeg,
+    write_metadata,
+    write_png,
+)
 
-from facetransfer.classes import MUT1NY_11, MUT1NY_14, UNKNOWN_CLASS, ClassScheme, load_class_mask
+from facetransfer.classes import MUT1NY_11, MUT1NY_14, UNKNOWN_CLASS, ClassScheme, get_scheme, load_class_mask
 from facetransfer.data.errors import SourceLayoutError, SourceNotFoundError
 from facetransfer.data.readers import read_source
 from facetransfer.data.records import QuarantineCheck
@@ -116,6 +124,46 @@ def test_celebamask_parts_are_merged_into_index_masks_of_the_image_size(tmp_path
     assert ids[21, 15] == MUT1NY_14.id_of("teeth")  # mouth → teeth (documented choice)
     again = read_source(config, "/", derived_dir=tmp_path / "derived")
     assert again.report["masks_reused"] == 2
+
+
+def test_celebamask_merged_masks_follow_scheme_and_part_content(tmp_path: Path) -> None:
+    write_jpeg(tmp_path / "CelebA-HQ-img" / "0.jpg", random_image(0, 32))
+    parts = tmp_path / "CelebAMask-HQ-mask-anno" / "0"
+    eye = np.zeros((32, 32), dtype=np.uint8)
+    eye[10:14, 20:26] = 255
+    write_png(parts / "00000_r_eye.png", eye)
+    write_png(parts / "00000_skin.png", np.full((32, 32), 255, dtype=np.uint8))
+    derived = tmp_path / "derived"
+
+    def eye_id(scheme: str) -> int:
+        config = SourceConfig(name="celeba", format="celebamask_hq", path=str(tmp_path), scheme=scheme)
+        row = read_source(config, "/", derived_dir=derived).rows[0]
+        assert row.mask_scheme == scheme
+        return int(
+            load_class_mask(row.mask_path, encoding="index", scheme=get_scheme(scheme)).class_ids[11, 22]
+        )
+
+    assert eye_id("mut1ny14") == MUT1NY_14.id_of("right_eye")
+    # Switching the scheme must not reuse the 14-class mask (id 3 is "nose" in mut1ny11).
+    assert eye_id("mut1ny11") == get_scheme("mut1ny11").id_of("eyes")
+    eye[:] = 0  # the part file changes: the merged mask must follow its content
+    write_png(parts / "00000_r_eye.png", eye)
+    assert eye_id("mut1ny11") == get_scheme("mut1ny11").id_of("face")
+    assert len(list(derived.glob("00000-*.png"))) == 1, "superseded merged masks are removed"
+
+
+def test_celebamask_part_mask_bomb_or_corruption_is_quarantined(tmp_path: Path) -> None:
+    for k in (0, 1):
+        write_jpeg(tmp_path / "CelebA-HQ-img" / f"{k}.jpg", random_image(k, 32))
+    parts = tmp_path / "CelebAMask-HQ-mask-anno" / "0"
+    write_huge_png(parts / "00000_skin.png")
+    write_corrupt_png(parts / "00001_skin.png")
+    config = SourceConfig(name="celeba", format="celebamask_hq", path=str(tmp_path))
+    result = read_source(config, "/", derived_dir=tmp_path / "derived")
+    assert not result.rows
+    reasons = {Path(e.path).name: e.reason for e in result.quarantine}
+    assert "00000_skin.png" in reasons["0.jpg"] and "exceeds the limit" in reasons["0.jpg"]
+    assert "00001_skin.png" in reasons["1.jpg"]
 
 
 def test_artifact_root_roles_target_mismatch_escape_and_missing_metadata(tmp_path: Path) -> None:

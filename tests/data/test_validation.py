@@ -162,3 +162,72 @@ def test_class_share_bounds_and_segmentation_quarantine(segmentation: pd.DataFra
     assert result.success
     assert sorted(result.quarantine.index) == [0, 1]
     assert set(result.quarantine["expectation"]) == {"no_unknown_mask_colors"}
+
+
+def test_unknown_color_tolerance_works_from_ingestion_to_training_batches(tmp_path: Path) -> None:
+    # A Mut1ny tree whose masks hold a few pixels of a colour outside the palette, under the
+    # source's tolerance: ingestion keeps them, GX passes them (the bound is the tolerance), the
+    # dataset keeps them as UNKNOWN_CLASS through the flip, and the loss ignores them.
+    import torch
+    from PIL import Image
+
+    from facetransfer.classes import UNKNOWN_CLASS
+    from facetransfer.data.datasets import SegmentationDataset
+    from facetransfer.data.demo import DemoOptions, generate_demo_data
+    from facetransfer.data.manifest import build_manifest
+    from facetransfer.data.preprocessing import Preprocessing
+    from facetransfer.data.sources import SourceConfig
+    from facetransfer.training.losses import segmentation_criterion
+
+    options = DemoOptions(
+        image_size=32, segmentation_images=24, real_images={"ffhq": 2}, fake_images_per_generator=2
+    )
+    generate_demo_data(tmp_path / "data", options)
+    tree = tmp_path / "data" / "segmentation"
+    masks = sorted((tree / "labels").glob("*.png"))
+    for path, side in zip(masks[:2], (3, 4), strict=True):  # 9 and 16 unknown pixels
+        rgb = np.array(Image.open(path).convert("RGB"))
+        rgb[15 : 15 + side, 15 : 15 + side] = (1, 2, 3)
+        Image.fromarray(rgb).save(path)
+    source = SourceConfig(name="mut1ny", format="mut1ny", path=str(tree), unknown_color_tolerance=12)
+    result = build_manifest([source], root="/", split_ratios=(0.7, 0.15, 0.15), cache_dir=tmp_path / "c")
+    quarantined = {
+        Path(p).name: r for p, r in zip(result.quarantine["path"], result.quarantine["reason"], strict=True)
+    }
+    assert len(quarantined) == 1 and "16 pixels" in next(iter(quarantined.values()))
+    frame = result.manifest
+    kept = frame[frame["mask_path"] == str(masks[0])].index
+    assert len(kept) == 1
+    loose = ValidationBounds(class_share_bounds={}, min_images_per_source=1)
+    passed = validate_segmentation_data(frame, bounds=loose, unknown_color_tolerances={"mut1ny": 12})
+    assert passed.success, passed.failure_message()
+    strict = validate_segmentation_data(frame, bounds=loose, unknown_color_tolerances={"mut1ny": 8})
+    assert "no_unknown_mask_colors" in {outcome.name for outcome in strict.failed}
+
+    row = frame.loc[kept]
+    dataset = SegmentationDataset(
+        row, preprocessing=Preprocessing.for_backbone("resnet50", 32), scheme=MUT1NY_14, augment=True
+    )
+    for epoch in range(4):  # flips included: no IndexError on class 255
+        dataset.set_epoch(epoch)
+        _, mask = dataset[0]
+        assert (mask == UNKNOWN_CLASS).sum() > 0
+    logits = torch.zeros(1, MUT1NY_14.num_classes, 32, 32, requires_grad=True)
+    loss = segmentation_criterion(np.ones(MUT1NY_14.num_classes))(logits, mask[None])
+    loss.backward()
+    assert torch.isfinite(loss) and logits.grad is not None
+    ignored = mask == UNKNOWN_CLASS
+    assert torch.all(logits.grad[0][:, ignored] == 0)
+
+
+def test_masks_of_another_scheme_are_refused_before_training(segmentation: pd.DataFrame) -> None:
+    from facetransfer.classes import get_scheme
+    from facetransfer.config import DataSettings
+    from facetransfer.validation import MaskSchemeMismatchError
+
+    with pytest.raises(MaskSchemeMismatchError, match=r"mut1ny14.*mut1ny11"):
+        validate_segmentation_data(segmentation, scheme=get_scheme("mut1ny11"))
+    source = {"name": "m", "format": "mut1ny", "path": "data/segmentation", "scheme": "mut1ny14"}
+    folder = {"name": "f", "format": "folder", "path": "x"}
+    with pytest.raises(ValueError, match=r"'m' \(mut1ny14\).*data.class_scheme \(mut1ny11\)"):
+        DataSettings(class_scheme="mut1ny11", segmentation_sources=[source], detection_sources=[folder])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from dvc.repo import Repo
 from tree_builders import TINY_DEMO
 
 from facetransfer.data.demo import DemoSummary, generate_demo_data
@@ -97,3 +98,49 @@ def test_pointer_that_is_not_reproducible_fails_and_leaves_no_data(git_repo: Pat
         ensure_data(git_repo)
     assert (git_repo / "data.dvc").read_bytes() == pointer
     assert not (git_repo / "data").exists()
+
+
+def test_a_workspace_that_differs_from_the_pointer_is_an_error_naming_files_and_fixes(
+    git_repo: Path,
+) -> None:
+    ensure_data(git_repo, demo_options=TINY_DEMO)
+    assert ensure_data(git_repo).action == "present"  # in sync: DVC's status is clean
+    image = next((git_repo / "data" / "detection" / "ffhq").rglob("*.png"))
+    image.write_bytes(image.read_bytes() + b"edited")
+    (git_repo / "data" / "detection" / "ffhq" / "stray.png").write_bytes(image.read_bytes())
+    with pytest.raises(DataVersionError) as raised:
+        ensure_data(git_repo)
+    message = str(raised.value)
+    assert "does not match data.dvc" in message and image.name in message and "stray.png" in message
+    assert "dvc checkout data.dvc" in message and "facetransfer ensure-data" in message
+    (git_repo / "data" / "detection" / "ffhq" / "stray.png").unlink()
+    with Repo(str(git_repo)) as repo:  # what the message tells the user to run
+        repo.checkout(targets=[str(git_repo / "data.dvc")], force=True)
+    assert ensure_data(git_repo).action == "present"
+
+
+def test_data_identity_is_the_verified_dvc_version_when_dvc_tracks_every_source(
+    git_repo: Path, tmp_path: Path
+) -> None:
+    from facetransfer.config import DataSettings
+    from facetransfer.workflow.ingestion import current_data_identity, ingest
+
+    ensure_data(git_repo, demo_options=TINY_DEMO)
+    md5 = read_dvc_md5(git_repo / "data.dvc")
+    segmentation = {"name": "seg", "format": "mut1ny", "path": "data/segmentation"}
+    detection = {"name": "det", "format": "artifact", "path": "data/detection", "real": ["ffhq", "celebahq"]}
+    tracked = DataSettings(
+        cache_dir=str(tmp_path / "cache"), segmentation_sources=[segmentation], detection_sources=[detection]
+    )
+    assert ingest(tracked, "detection", base=git_repo)[2]["data_identity"] == f"dvc:{md5}"
+    assert current_data_identity(tracked, base=git_repo) == f"dvc:{md5}"
+    outside = tmp_path / "mine"
+    generate_demo_data(outside, TINY_DEMO)
+    moved = tracked.detection_sources[0].model_copy(update={"path": str(outside / "detection")})
+    elsewhere = tracked.model_copy(update={"detection_sources": [moved]})
+    identity = current_data_identity(elsewhere, base=git_repo)
+    assert identity.startswith("combined:")  # DVC does not cover the data: content hashes stand in
+    image = next((git_repo / "data" / "segmentation").rglob("*.png"))
+    image.write_bytes(image.read_bytes() + b"x")
+    with pytest.raises(DataVersionError, match=r"does not match data\.dvc"):
+        current_data_identity(tracked, base=git_repo)

@@ -15,7 +15,7 @@ from facetransfer.data.demo import generate_demo_data
 from facetransfer.training import TrainConfig
 from facetransfer.workflow.comparison import compare_and_log
 from facetransfer.workflow.detector import evaluate_and_log_detector, train_and_log_detector
-from facetransfer.workflow.ingestion import combined_data_hash, ingest, manifest_fingerprint, split
+from facetransfer.workflow.ingestion import ingest, manifest_fingerprint, run_data_identity, split
 from facetransfer.workflow.segmenter import evaluate_and_log_segmenter, train_and_log_segmenter
 
 IDENTITY = r"(?P<identity>id\d+)_\d+\.\w+$"
@@ -64,7 +64,10 @@ def test_ingest_and_split_are_reproducible_and_hash_the_content(
     second, _ = split(manifest, data_settings)
     assert first["split"].tolist() == second["split"].tolist()
     assert set(split_report["by_split"]) == {"train", "val", "test"}
-    assert combined_data_hash("a", "b") != combined_data_hash("b", "a")
+    assert report["data_identity"] == f"content:{report['data_hash']}"  # no DVC pointer here
+    assert run_data_identity("dvc:m", "dvc:m") == "dvc:m"
+    mixed = run_data_identity("dvc:m", report["data_identity"])
+    assert mixed.startswith("combined:") and mixed == run_data_identity(report["data_identity"], "dvc:m")
 
 
 def test_stages_train_evaluate_and_compare_with_nested_runs(

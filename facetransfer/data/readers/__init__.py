@@ -71,10 +71,13 @@ def read_source(
     folder = config.resolve_path(root)
     if not folder.is_dir():
         raise SourceNotFoundError(f"source {config.name!r} ({config.format}): folder {folder} does not exist")
-    discovery = _discover_function(config.format)(
-        config, folder, derived_dir=Path(derived_dir) if derived_dir is not None else None
-    )
     inspector = inspector if inspector is not None else Inspector()
+    # CelebAMask-HQ derives merged masks keyed by its part files' content: it reads facts through
+    # the same cache as the rest of the ingestion.
+    extra = {"inspector": inspector} if config.format == "celebamask_hq" else {}
+    discovery = _discover_function(config.format)(
+        config, folder, derived_dir=Path(derived_dir) if derived_dir is not None else None, **extra
+    )
     identities, identity_report = _identities(config, discovery.candidates)
     rows, quarantine, inspection_report = inspect_candidates(
         discovery.candidates,

@@ -17,12 +17,15 @@ Mapping choices (the 19 CelebAMask-HQ classes onto the 14 of Mut1ny):
   labels the head and face only. CelebAMask-HQ has no beard class (beards are in ``skin``/``hair``).
 
 The annotations are 512×512 while the images are 1024×1024: a merged mask is resized with
-nearest-neighbour interpolation to its image's size when the aspect ratios agree, and the pair is
-quarantined (``mask_size_mismatch``) when they do not.
+nearest-neighbour interpolation (at pixel centres) to its image's size when the aspect ratios
+agree, and the pair is quarantined (``mask_size_mismatch``) when they do not. Merged masks are
+named by a content key (see ``discover``), never reused on file timestamps.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -32,9 +35,11 @@ import numpy as np
 from facetransfer.classes import ClassScheme, get_scheme
 from facetransfer.data.errors import SourceConfigError, SourceLayoutError
 from facetransfer.data.image_checks import pillow_bomb_guard_lifted
+from facetransfer.data.inspection import Inspector
 from facetransfer.data.readers.paths import relative_posix
 from facetransfer.data.records import DiscoveryResult, ImageCandidate, QuarantineCheck, QuarantineEntry
 from facetransfer.data.sources import SourceConfig
+from facetransfer.data.transforms import resize_mask
 
 IMAGE_FOLDER = "CelebA-HQ-img"
 ANNOTATION_FOLDER = "CelebAMask-HQ-mask-anno"
@@ -61,6 +66,9 @@ CELEBAMASK_TO_MUT1NY14: dict[str, str] = {
 }
 """CelebAMask-HQ part → Mut1ny-14 class, in painting order (later parts overwrite earlier ones)."""
 
+MERGE_VERSION = "merge-1"
+"""Changes whenever the merging itself changes (part of every merged mask's key)."""
+
 MUT1NY14_TO_MUT1NY11 = {
     "left_eye": "eyes",
     "right_eye": "eyes",
@@ -82,13 +90,27 @@ def part_class_ids(scheme: ClassScheme) -> dict[str, int]:
     }
 
 
-def discover(config: SourceConfig, folder: Path, *, derived_dir: Path | None = None) -> DiscoveryResult:
+def discover(
+    config: SourceConfig,
+    folder: Path,
+    *,
+    derived_dir: Path | None = None,
+    inspector: Inspector | None = None,
+) -> DiscoveryResult:
     """List CelebA-HQ images and write (or reuse) their merged class-id masks.
+
+    A merged mask is named after a key of everything that shapes it: the class scheme, the
+    part-to-class table, each part file's content (sha256, read through the inspector's cache)
+    and the image size. Switching ``scheme`` (``mut1ny14`` -> ``mut1ny11``), editing the table or
+    replacing a part file therefore writes a new mask instead of reusing a stale one. Part files
+    that are not readable images (corrupt, truncated, or declaring more pixels than the
+    decompression-bomb limit) quarantine their image with the part named.
 
     Args:
         config: the source (``scheme`` selects the target class scheme).
         folder: the dataset folder holding ``CelebA-HQ-img`` and ``CelebAMask-HQ-mask-anno``.
         derived_dir: where merged masks are written; required.
+        inspector: reads file facts (hashes, sizes) through the ingestion's cache.
 
     Raises:
         SourceConfigError: ``derived_dir`` is ``None``.
@@ -102,9 +124,10 @@ def discover(config: SourceConfig, folder: Path, *, derived_dir: Path | None = N
     for required in (image_folder, annotation_folder):
         if not required.is_dir():
             raise SourceLayoutError(f"CelebAMask-HQ source {config.name!r}: folder {required} not found")
+    inspector = inspector if inspector is not None else Inspector()
     parts_by_image = _index_parts(annotation_folder)
     scheme = get_scheme(config.scheme)
-    class_ids = part_class_ids(scheme)
+    merger = _MaskMerger(scheme, inspector, derived_dir)
     result = DiscoveryResult(report={"masks_merged": 0, "masks_reused": 0, "masks_resized": 0})
     images = sorted(
         (int(match.group(1)), path)
@@ -124,10 +147,9 @@ def discover(config: SourceConfig, folder: Path, *, derived_dir: Path | None = N
                 )
             )
             continue
-        mask_path = derived_dir / f"{index:05d}.png"
-        problem = _ensure_merged_mask(image_path, parts, mask_path, class_ids, result.report)
-        if problem is not None:
-            check, reason = problem
+        outcome = merger.merged_mask(index, image_path, parts, result.report)
+        if isinstance(outcome, tuple):
+            check, reason = outcome
             result.quarantine.append(QuarantineEntry(str(image_path), config.name, check, reason))
             continue
         result.candidates.append(
@@ -136,7 +158,7 @@ def discover(config: SourceConfig, folder: Path, *, derived_dir: Path | None = N
                 relative_path=relative_posix(image_path, folder),
                 label=0,
                 source=config.name,
-                mask_path=mask_path.absolute(),
+                mask_path=outcome.absolute(),
                 mask_encoding="index",
             )
         )
@@ -153,53 +175,83 @@ def _index_parts(annotation_folder: Path) -> dict[int, dict[str, Path]]:
     return parts
 
 
-def _ensure_merged_mask(
-    image_path: Path, parts: dict[str, Path], mask_path: Path, class_ids: dict[str, int], report: dict
-) -> tuple[QuarantineCheck, str] | None:
-    """Write the merged mask unless an up-to-date one exists; return ``(check, reason)`` on a problem."""
-    from PIL import Image
+Problem = tuple[QuarantineCheck, str]
 
-    newest_input = max(path.stat().st_mtime_ns for path in [image_path, *parts.values()])
-    if mask_path.is_file() and mask_path.stat().st_mtime_ns >= newest_input:
-        report["masks_reused"] += 1
-        return None
-    try:
-        with pillow_bomb_guard_lifted(), Image.open(image_path) as image:
-            image_size = image.size
-    except OSError:
-        return None  # the image check quarantines it with the precise reason; no mask is needed
-    merged: np.ndarray | None = None
-    for part in CELEBAMASK_TO_MUT1NY14:
-        if part not in parts:
-            continue
-        try:
-            with Image.open(parts[part]) as part_image:
-                present = np.asarray(part_image.convert("L")) > 127
-        except OSError as error:
-            return QuarantineCheck.UNREADABLE_MASK, f"cannot read part mask {parts[part]}: {error}"
+
+class _MaskMerger:
+    """Merges the part masks of one image into a class-id PNG named by its content key."""
+
+    def __init__(self, scheme: ClassScheme, inspector: Inspector, derived_dir: Path) -> None:
+        self.class_ids = part_class_ids(scheme)
+        self.inspector = inspector
+        self.derived_dir = derived_dir
+        table = json.dumps(sorted(self.class_ids.items()))
+        self.base_key = f"{MERGE_VERSION}|{scheme.name}|{table}"
+
+    def merged_mask(
+        self, index: int, image_path: Path, parts: dict[str, Path], report: dict
+    ) -> Path | Problem:
+        """The merged mask of image ``index`` (written unless one with the same key exists), or a problem."""
+        image = self.inspector.image_facts(image_path)
+        if image.check is not None:
+            return image.check, image.problem or "unreadable image"  # no mask is needed for it
+        digests = []
+        for part in CELEBAMASK_TO_MUT1NY14:
+            if part in parts:
+                facts = self.inspector.image_facts(parts[part])
+                if facts.check is not None:
+                    return QuarantineCheck.UNREADABLE_MASK, f"part mask {parts[part]}: {facts.problem}"
+                digests.append(f"{part}={facts.sha256}")
+        key = hashlib.sha256(
+            "|".join([self.base_key, f"{image.width}x{image.height}", *digests]).encode()
+        ).hexdigest()[:20]
+        mask_path = self.derived_dir / f"{index:05d}-{key}.png"
+        if mask_path.is_file():
+            report["masks_reused"] += 1
+            return mask_path
+        problem = self._write(parts, (image.width, image.height), mask_path, report)
+        if problem is not None:
+            return problem
+        for stale in self.derived_dir.glob(f"{index:05d}-*.png"):
+            if stale != mask_path:
+                stale.unlink(missing_ok=True)
+        return mask_path
+
+    def _write(
+        self, parts: dict[str, Path], image_size: tuple[int, int], mask_path: Path, report: dict
+    ) -> Problem | None:
+        from PIL import Image
+
+        merged: np.ndarray | None = None
+        for part in CELEBAMASK_TO_MUT1NY14:
+            if part not in parts:
+                continue
+            try:
+                with pillow_bomb_guard_lifted(), Image.open(parts[part]) as part_image:
+                    present = np.asarray(part_image.convert("L")) > 127
+            except OSError as error:
+                return QuarantineCheck.UNREADABLE_MASK, f"cannot read part mask {parts[part]}: {error}"
+            if merged is None:
+                merged = np.zeros(present.shape, dtype=np.uint8)
+            elif present.shape != merged.shape:
+                return QuarantineCheck.MASK_SIZE_MISMATCH, (
+                    f"part mask {parts[part]} is {present.shape[1]}x{present.shape[0]}, "
+                    f"earlier parts are {merged.shape[1]}x{merged.shape[0]}"
+                )
+            merged[present] = self.class_ids[part]
         if merged is None:
-            merged = np.zeros(present.shape, dtype=np.uint8)
-        elif present.shape != merged.shape:
-            return QuarantineCheck.MASK_SIZE_MISMATCH, (
-                f"part mask {parts[part]} is {present.shape[1]}x{present.shape[0]}, "
-                f"earlier parts are {merged.shape[1]}x{merged.shape[0]}"
-            )
-        merged[present] = class_ids[part]
-    if merged is None:
-        return QuarantineCheck.MISSING_PAIR, "no usable part masks"
-    mask = Image.fromarray(merged)  # uint8 (H, W) → mode "L"
-    if mask.size != image_size:
-        mask_width, mask_height = mask.size
-        if mask_width * image_size[1] != mask_height * image_size[0]:
-            return QuarantineCheck.MASK_SIZE_MISMATCH, (
-                f"part masks are {mask_width}x{mask_height}, image is {image_size[0]}x{image_size[1]}"
-            )
-        mask = mask.resize(image_size, Image.Resampling.NEAREST)
-        report["masks_resized"] += 1
-    # Write beside the target and rename, so an interrupted run never leaves a half-written mask
-    # that a later run would take as up to date.
-    partial = mask_path.with_name(mask_path.name + ".partial")
-    mask.save(partial, format="PNG", compress_level=6)
-    partial.replace(mask_path)
-    report["masks_merged"] += 1
-    return None
+            return QuarantineCheck.MISSING_PAIR, "no usable part masks"
+        height, width = merged.shape
+        if (width, height) != image_size:
+            if width * image_size[1] != height * image_size[0]:
+                return QuarantineCheck.MASK_SIZE_MISMATCH, (
+                    f"part masks are {width}x{height}, image is {image_size[0]}x{image_size[1]}"
+                )
+            merged = resize_mask(merged, image_size)
+            report["masks_resized"] += 1
+        # Write beside the target and rename, so an interrupted run never leaves a half-written mask.
+        partial = mask_path.with_name(mask_path.name + ".partial")
+        Image.fromarray(merged).save(partial, format="PNG", compress_level=6)
+        partial.replace(mask_path)
+        report["masks_merged"] += 1
+        return None
