@@ -23,6 +23,7 @@ from facetransfer.data.image_checks import (
     inspect_image_file,
     inspect_mask_file,
 )
+from facetransfer.data.images import CONVERTIBLE_MODES
 from facetransfer.data.records import ImageCandidate, ManifestRow, QuarantineCheck, QuarantineEntry
 
 
@@ -126,7 +127,7 @@ def inspect_candidates(
             inspector.cache.prefetch(masks, mask_kind(encoding, scheme))
     # tqdm shows progress on a terminal only (disable=None), so logs and tests stay clean.
     for candidate in tqdm(candidates, desc=f"checking {dataset}", unit="image", disable=None, leave=False):
-        facts = inspector.image_facts(candidate.path)
+        facts = _with_mode_policy(inspector.image_facts(candidate.path))
         if facts.check is not None:
             quarantine.append(
                 QuarantineEntry(str(candidate.path), candidate.source, facts.check, facts.problem or "")
@@ -162,6 +163,17 @@ def inspect_candidates(
             )
         )
     return rows, quarantine, {"tolerated_unknown_colors": tolerated}
+
+
+def _with_mode_policy(facts: FileFacts) -> FileFacts:
+    """Quarantine images whose mode has no faithful conversion to RGB (``facetransfer.data.images``)."""
+    if facts.check is not None or facts.mode in CONVERTIBLE_MODES:
+        return facts
+    return dataclasses.replace(
+        facts,
+        check=QuarantineCheck.UNSUPPORTED_MODE,
+        problem=f"image mode {facts.mode!r} has no faithful conversion to 8-bit RGB",
+    )
 
 
 def _check_mask(

@@ -15,6 +15,7 @@ class QuarantineCheck(StrEnum):
     CORRUPT_IMAGE = "corrupt_image"
     TRUNCATED_IMAGE = "truncated_image"
     IMAGE_TOO_LARGE = "image_too_large"
+    UNSUPPORTED_MODE = "unsupported_mode"
     UNREADABLE_FILE = "unreadable_file"
     PATH_ESCAPES_ROOT = "path_escapes_root"
     MISSING_FILE = "missing_file"

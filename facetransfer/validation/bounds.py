@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from facetransfer.data.images import CONVERTIBLE_MODES
+
 _DEFAULT_CLASS_SHARES: dict[str, tuple[float, float]] = {
     "background": (0.05, 0.95),
     "face": (0.05, 0.8),
@@ -23,7 +25,9 @@ class ValidationBounds(BaseModel):
 
     Attributes:
         min_width, max_width, min_height, max_height: accepted image sizes in pixels.
-        allowed_modes: accepted Pillow modes (the models read RGB).
+        allowed_modes: accepted Pillow modes of the files (the manifest records each file's own
+            mode); by default every mode the decoding policy converts faithfully to RGB
+            (``facetransfer.data.images.CONVERTIBLE_MODES``).
         min_real_to_fake, max_real_to_fake: accepted ratio of real to generated images.
         min_images_per_generator: every generator needs at least this many images.
         min_images_per_source: every source (real or generated) needs at least this many images.
@@ -41,7 +45,7 @@ class ValidationBounds(BaseModel):
     max_width: int = Field(default=4096, ge=1)
     min_height: int = Field(default=32, ge=1)
     max_height: int = Field(default=4096, ge=1)
-    allowed_modes: tuple[str, ...] = ("RGB",)
+    allowed_modes: tuple[str, ...] = CONVERTIBLE_MODES
     min_real_to_fake: float = Field(default=0.25, gt=0)
     max_real_to_fake: float = Field(default=4.0, gt=0)
     min_images_per_generator: int = Field(default=20, ge=0)

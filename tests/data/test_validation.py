@@ -78,7 +78,7 @@ BROKEN_DETECTION = {
     "label_binary": _set("label", 2),
     "width_in_bounds": _set("width", 10),
     "height_in_bounds": _set("height", 5000),
-    "mode_allowed": _set("mode", "L"),
+    "mode_allowed": _set("mode", "F"),
     "split_known": _set("split", "holdout"),
     "sha256_in_one_split": _leak("sha256"),
     "identity_in_one_split": _leak("identity"),
@@ -107,7 +107,7 @@ def test_failure_message_lists_expectation_and_example_rows(detection: pd.DataFr
 
 
 def test_quarantine_instead_of_fail_removes_the_offending_rows(detection: pd.DataFrame) -> None:
-    broken = _set("mode", "CMYK", slice(0, 2))(detection.copy())
+    broken = _set("mode", "F", slice(0, 2))(detection.copy())
     result = validate_detection_manifest(broken, ValidationBounds(quarantine_instead_of_fail=True))
     assert result.success
     assert list(result.quarantine["expectation"]) == ["mode_allowed", "mode_allowed"]
