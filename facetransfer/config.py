@@ -150,6 +150,10 @@ class PromotionSettings(BaseModel):
         metric: metric on the current test split that the challenger must beat the champion on.
         tolerance: how much worse than the champion the challenger may be on any generator the
             champion was evaluated on.
+        robustness_tolerance: how much lower the challenger's mean ROC-AUC over the robustness
+            sweep may be than the champion's (``null`` disables the check).
+        absent_generators: a generator the champion was evaluated on that is absent from the
+            current test split: ``ignore`` (named in the reason as not compared) or ``block``.
         detector_model: registered model name of the detector.
         segmenter_model: registered model name of the segmenter.
     """
@@ -159,6 +163,8 @@ class PromotionSettings(BaseModel):
     selection_metric: Literal[DETECTION_METRICS] = "f1"  # type: ignore[valid-type]
     metric: Literal[DETECTION_METRICS] = "f1"  # type: ignore[valid-type]
     tolerance: float = Field(default=0.02, ge=0)
+    robustness_tolerance: float | None = Field(default=0.05, ge=0)
+    absent_generators: Literal["ignore", "block"] = "ignore"
     detector_model: str = DETECTOR_MODEL
     segmenter_model: str = SEGMENTER_MODEL
 

@@ -1,8 +1,11 @@
 """The promotion rule: does a newly trained detector replace the one in service?
 
 A challenger becomes champion only if it beats the champion on the agreed metric on the current
-test split, and is not worse by more than a tolerance on any generator the champion was
-evaluated on. Kept free of MLflow so the rule can be tested on plain numbers.
+test split, is not worse by more than a tolerance on any generator the champion was evaluated on
+(and present in today's test split: absent ones are named, and ``absent_generators`` decides what
+their absence means), and its mean ROC-AUC under the robustness sweep is not lower than the
+champion's by more than ``robustness_tolerance``. Kept free of MLflow so the rule can be tested on
+plain numbers.
 """
 
 from __future__ import annotations
@@ -16,16 +19,19 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class ModelScores:
-    """Test-split scores of one model: overall and per generator.
+    """Test-split scores of one model: overall, per generator, and under perturbations.
 
     Attributes:
         overall: metric name → value on the whole test split.
         per_generator: generator → (metric name → value) on that generator's test images
             (with the real test images, so every metric is defined).
+        robustness_roc_auc: mean ROC-AUC over the robustness sweep of the test split
+            (``facetransfer.evaluation.robustness``); ``None`` when no sweep was run.
     """
 
     overall: Mapping[str, float]
     per_generator: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    robustness_roc_auc: float | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,9 @@ class PromotionDecision:
     comparison: pd.DataFrame
 
 
+ABSENT_GENERATOR_POLICIES = ("ignore", "block")
+
+
 def decide_promotion(
     challenger: ModelScores,
     champion: ModelScores | None,
@@ -44,6 +53,8 @@ def decide_promotion(
     metric: str,
     tolerance: float,
     champion_generators: list[str] | None = None,
+    robustness_tolerance: float | None = None,
+    absent_generators: str = "ignore",
 ) -> PromotionDecision:
     """Apply the promotion rule.
 
@@ -54,12 +65,22 @@ def decide_promotion(
         tolerance: how much worse than the champion the challenger may be on a single generator.
         champion_generators: generators the champion was evaluated on before (the per-generator
             guard applies to these); defaults to every generator in ``champion.per_generator``.
+        robustness_tolerance: how much lower the challenger's mean robustness ROC-AUC may be than
+            the champion's; ``None`` disables the check.
+        absent_generators: what a guarded generator missing from the current test split means:
+            ``ignore`` (it cannot be compared; the reason says so) or ``block`` (no promotion
+            without comparing every generator the champion was evaluated on).
 
     Returns:
-        The decision, its reason and a comparison table (overall + per generator).
+        The decision, its reason (naming the generators compared and those absent) and a
+        comparison table (overall, per generator, robustness).
     """
     if tolerance < 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    if absent_generators not in ABSENT_GENERATOR_POLICIES:
+        raise ValueError(
+            f"absent_generators must be one of {ABSENT_GENERATOR_POLICIES}, got {absent_generators!r}"
+        )
     if metric not in challenger.overall:
         raise KeyError(f"metric {metric!r} missing from the challenger's scores {sorted(challenger.overall)}")
     comparison = comparison_table(challenger, champion, metric=metric)
@@ -76,28 +97,79 @@ def decide_promotion(
         )
         return PromotionDecision(False, reason, comparison)
 
-    guarded = champion_generators if champion_generators is not None else list(champion.per_generator)
-    regressions = []
-    for generator in sorted(guarded):
-        old_g = champion.per_generator.get(generator, {}).get(metric, math.nan)
-        new_g = challenger.per_generator.get(generator, {}).get(metric, math.nan)
-        if math.isnan(old_g):
-            continue
-        if math.isnan(new_g):
-            regressions.append(f"{generator}: no test images for the challenger")
-        elif new_g < old_g - tolerance:
-            regressions.append(f"{generator}: {new_g:.4f} < {old_g:.4f} - {tolerance:g}")
+    guarded = sorted(champion_generators if champion_generators is not None else champion.per_generator)
+    compared, absent, regressions = _per_generator_guard(challenger, champion, guarded, metric, tolerance)
+    coverage = _coverage_text(compared, absent)
+    if absent and absent_generators == "block":
+        reason = (
+            f"challenger beats champion overall ({new:.4f} > {old:.4f}) but {coverage}; "
+            "promotion.absent_generators is 'block'"
+        )
+        return PromotionDecision(False, reason, comparison)
     if regressions:
         reason = f"challenger beats champion overall ({new:.4f} > {old:.4f}) but regresses beyond " + (
-            f"tolerance on: {'; '.join(regressions)}"
+            f"tolerance on: {'; '.join(regressions)} ({coverage})"
         )
+        return PromotionDecision(False, reason, comparison)
+    robust_problem, robust_text = _robustness_guard(challenger, champion, robustness_tolerance)
+    if robust_problem:
+        reason = f"challenger beats champion overall ({new:.4f} > {old:.4f}) but {robust_text}"
         return PromotionDecision(False, reason, comparison)
     return PromotionDecision(
         True,
-        f"challenger {metric} {new:.4f} beats champion {old:.4f} and stays within {tolerance:g} "
-        f"of it on every generator the champion was evaluated on ({', '.join(sorted(guarded)) or 'none'})",
+        f"challenger {metric} {new:.4f} beats champion {old:.4f}; within {tolerance:g} of it on every "
+        f"generator compared ({coverage}); {robust_text}",
         comparison,
     )
+
+
+def _per_generator_guard(
+    challenger: ModelScores, champion: ModelScores, guarded: list[str], metric: str, tolerance: float
+) -> tuple[list[str], list[str], list[str]]:
+    """``(compared, absent, regressions)`` over the generators the champion was evaluated on."""
+    compared, absent, regressions = [], [], []
+    for generator in guarded:
+        old_g = _value(champion.per_generator.get(generator, {}), metric)
+        new_g = _value(challenger.per_generator.get(generator, {}), metric)
+        if math.isnan(old_g) and math.isnan(new_g):
+            absent.append(generator)  # not in the current test split: nothing to compare
+            continue
+        compared.append(generator)
+        if math.isnan(new_g):
+            regressions.append(f"{generator}: no test images for the challenger")
+        elif not math.isnan(old_g) and new_g < old_g - tolerance:
+            regressions.append(f"{generator}: {new_g:.4f} < {old_g:.4f} - {tolerance:g}")
+    return compared, absent, regressions
+
+
+def _coverage_text(compared: list[str], absent: list[str]) -> str:
+    text = f"compared on {', '.join(compared) or 'no generator'}"
+    if absent:
+        text += f"; not compared, absent from the current test split: {', '.join(absent)}"
+    return text
+
+
+def _robustness_guard(
+    challenger: ModelScores, champion: ModelScores, tolerance: float | None
+) -> tuple[bool, str]:
+    """``(blocks, text)`` of the robustness comparison (mean sweep ROC-AUC)."""
+    if tolerance is None:
+        return False, "robustness not checked (promotion.robustness_tolerance is off)"
+    new, old = challenger.robustness_roc_auc, champion.robustness_roc_auc
+    if new is None or old is None or math.isnan(new) or math.isnan(old):
+        missing = "challenger" if new is None or math.isnan(new) else "champion"
+        return False, f"robustness not compared (the {missing} has no robustness sweep)"
+    if new < old - tolerance:
+        return True, (
+            f"its mean robustness ROC-AUC {new:.4f} is below the champion's {old:.4f} by more than "
+            f"promotion.robustness_tolerance {tolerance:g}"
+        )
+    return False, f"mean robustness ROC-AUC {new:.4f} vs champion {old:.4f} (tolerance {tolerance:g})"
+
+
+def _value(metrics: Mapping[str, float], metric: str) -> float:
+    value = metrics.get(metric, math.nan)
+    return math.nan if value is None else float(value)
 
 
 def comparison_table(challenger: ModelScores, champion: ModelScores | None, *, metric: str) -> pd.DataFrame:
@@ -113,7 +185,23 @@ def comparison_table(challenger: ModelScores, champion: ModelScores | None, *, m
         rows.append(
             {"scope": scope, "metric": metric, "champion": old, "challenger": new, "delta": new - old}
         )
+    robust_new = _optional(challenger.robustness_roc_auc)
+    robust_old = _optional(champion.robustness_roc_auc) if champion else math.nan
+    if not (math.isnan(robust_new) and math.isnan(robust_old)):
+        rows.append(
+            {
+                "scope": "robustness (mean over perturbations)",
+                "metric": "roc_auc",
+                "champion": robust_old,
+                "challenger": robust_new,
+                "delta": robust_new - robust_old,
+            }
+        )
     return pd.DataFrame(rows)
+
+
+def _optional(value: float | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _score(scores: ModelScores, scope: str, metric: str) -> float:

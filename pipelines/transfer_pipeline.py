@@ -138,6 +138,6 @@ def transfer_pipeline(
                 )
             )
     comparison = compare_models(
-        segmenter_evaluations, detector_evaluations, promotion, config.model_dump(mode="json")
+        segmenter_evaluations, detector_evaluations, promotion, config.model_dump(mode="json"), champion
     )
     register_and_promote(comparison, champion, segmentation_report, detection_report, promotion)

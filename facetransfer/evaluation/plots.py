@@ -141,3 +141,28 @@ def save_figure(figure: Figure, path: str | Path, *, dpi: int = 100) -> Path:
     FigureCanvasAgg(figure)  # attaches the Agg canvas to the figure; no global backend switch
     figure.savefig(path, format="png", dpi=dpi)
     return path
+
+
+def robustness_figure(
+    curves: Mapping[str, Mapping[str, float]], *, metric: str = "roc_auc", title: str = ""
+) -> Figure:
+    """One line per model: ``metric`` on the clean test split and under each perturbation.
+
+    Args:
+        curves: model name → (``"clean"`` and perturbation names → value), in plotting order.
+        metric: the metric plotted (axis label).
+        title: figure title.
+    """
+    names = list(dict.fromkeys(name for values in curves.values() for name in values))
+    figure = Figure(figsize=(max(6.0, 0.8 * len(names) + 2), 4.5), layout="constrained")
+    axes = figure.add_subplot()
+    for model, values in curves.items():
+        axes.plot(range(len(names)), [values.get(n, np.nan) for n in names], marker="o", label=model)
+    axes.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    axes.set_ylabel(metric)
+    axes.set_ylim(0.0, 1.02)
+    axes.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    axes.set_title(title)
+    return figure

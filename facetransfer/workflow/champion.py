@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from facetransfer.evaluation import detection_metrics
+from facetransfer.evaluation.robustness import robustness_sweep
 from facetransfer.tracking.registry import CHAMPION, alias_version, json_tag, load_registered_detector
 from facetransfer.tracking.runs import log_table
-from facetransfer.workflow.detector import metrics_by_scope, prefixed_metrics, score_detector
+from facetransfer.workflow.detector import log_robustness, metrics_by_scope, prefixed_metrics, score_detector
 from facetransfer.workflow.runs import pipeline_run, split_frame
 
 logger = logging.getLogger(__name__)
@@ -30,12 +32,20 @@ def new_generators(manifest: pd.DataFrame, version: Any | None) -> list[str]:
     return sorted(present - trained)
 
 
-def evaluate_champion(manifest: pd.DataFrame, *, model_name: str, batch_size: int) -> dict[str, Any]:
+def evaluate_champion(
+    manifest: pd.DataFrame,
+    *,
+    model_name: str,
+    batch_size: int,
+    perturbations: Sequence[str] = (),
+) -> dict[str, Any]:
     """Evaluate the current champion on the current test split and on every new generator.
 
     Logged to the active run: ``champion/test/<metric>``, ``champion/test/<generator>/<metric>``
     and ``champion/new/<generator>/<metric>`` (a new generator's images from every split,
-    with the real test images), plus the table ``tables/champion_per_generator``.
+    with the real test images), ``champion/robust/<perturbation>/<metric>`` (the robustness sweep
+    of the test split, the same the challengers get), plus the table
+    ``tables/champion_per_generator``.
 
     Returns:
         ``{"exists": False, "new_generators": [...]}`` without a champion; otherwise its version,
@@ -60,8 +70,17 @@ def evaluate_champion(manifest: pd.DataFrame, *, model_name: str, batch_size: in
     for generator in generators_new:
         subset = pd.concat([real_test, scored[scored["generator"] == generator]])
         on_new[generator] = detection_metrics(subset["label"], subset["score"], threshold)
+    sweep = robustness_sweep(
+        champion.model,
+        test,
+        preprocessing=champion.preprocessing,
+        threshold=threshold,
+        perturbations=perturbations,
+        batch_size=batch_size,
+    )
     with pipeline_run("evaluate_champion"):
         _log_champion(str(version.version), test_metrics, on_new)
+        log_robustness(sweep, prefix="champion/robust")
     for generator, metrics in on_new.items():
         logger.info(
             "champion v%s on new generator %s: F1 %.4f, recall %.4f",
@@ -80,6 +99,7 @@ def evaluate_champion(manifest: pd.DataFrame, *, model_name: str, batch_size: in
         "new_generators": generators_new,
         "test": test_metrics,
         "new_generator_metrics": on_new,
+        "robustness": sweep,
     }
 
 

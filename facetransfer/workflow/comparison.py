@@ -7,7 +7,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from facetransfer.tracking.runs import log_json, log_params, log_table
+import pandas as pd
+
+from facetransfer.evaluation.plots import robustness_figure
+from facetransfer.evaluation.robustness import ROBUSTNESS_METRICS
+from facetransfer.tracking.runs import log_figure, log_json, log_params, log_table
 from facetransfer.tracking.tables import table_1, table_2, to_markdown
 from facetransfer.workflow.runs import pipeline_run
 
@@ -42,11 +46,13 @@ def compare_and_log(
     detector_reports: Sequence[Mapping[str, Any]],
     *,
     selection_metric: str,
+    champion: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build Table 1 and Table 2, log them (CSV + markdown) to the active run, pick the best models.
 
     Also logs ``table2/<backbone>/<variant>/<metric>`` metrics, so pipeline runs can be compared
-    side by side in the MLflow UI.
+    side by side in the MLflow UI, and the robustness tables (models x perturbations, one per
+    metric, the champion included when it was evaluated) with their plot.
     """
     import mlflow
 
@@ -64,6 +70,7 @@ def compare_and_log(
             mlflow.log_metric(
                 f"table1/{report['backbone']}/pixel_accuracy", float(report["test"]["pixel_accuracy"])
             )
+        log_robustness_comparison(detector_reports, champion)
     detector, segmenter = best_detector(detector_reports, selection_metric), best_segmenter(segmenter_reports)
     logger.info("Table 1 (segmentation, test split):\n%s", to_markdown(first))
     logger.info("Table 2 (detection, test split):\n%s", to_markdown(second))
@@ -78,6 +85,38 @@ def compare_and_log(
         "segmenters": [dict(r) for r in segmenter_reports],
         "detectors": [dict(r) for r in detector_reports],
     }
+
+
+def robustness_curves(
+    detector_reports: Sequence[Mapping[str, Any]], champion: Mapping[str, Any] | None, metric: str
+) -> dict[str, dict[str, float]]:
+    """Per model: ``metric`` on the clean test split, then under each perturbation of its sweep."""
+    models = {f"{r['backbone']}-{r['variant']}": r for r in detector_reports if r.get("robustness")}
+    if champion and champion.get("exists") and champion.get("robustness"):
+        models[f"champion v{champion['version']}"] = champion
+    return {
+        name: {"clean": float(report["test"]["overall"][metric])}
+        | {p: float(m[metric]) for p, m in report["robustness"].items()}
+        for name, report in models.items()
+    }
+
+
+def log_robustness_comparison(
+    detector_reports: Sequence[Mapping[str, Any]], champion: Mapping[str, Any] | None
+) -> None:
+    """Models x perturbations tables (ROC-AUC, AP, F1) and the ROC-AUC plot in the active run."""
+    for metric in ROBUSTNESS_METRICS:
+        curves = robustness_curves(detector_reports, champion, metric)
+        if not curves:
+            return
+        table = pd.DataFrame([{"model": name, **values} for name, values in curves.items()])
+        table["mean_perturbed"] = table.drop(columns=["model", "clean"]).mean(axis=1)
+        log_table(table, f"tables/robustness_{metric}")
+        if metric == "roc_auc":
+            log_figure(
+                robustness_figure(curves, metric=metric, title="ROC-AUC under perturbations (test split)"),
+                "plots/robustness_roc_auc.png",
+            )
 
 
 def log_run_config(config: Mapping[str, Any]) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from facetransfer.config import PromotionSettings
+from facetransfer.evaluation.robustness import mean_roc_auc
 from facetransfer.promotion import ModelScores, PromotionDecision, decide_promotion
 from facetransfer.tracking.registry import CHALLENGER, CHAMPION, register_run_model, set_version_tags
 from facetransfer.tracking.runs import log_json, log_table
@@ -130,28 +131,44 @@ def _detector_tags(
         "evaluated_generators": sorted(test["per_generator"]),
         "test_metrics": {k: test["overall"][k] for k in ("accuracy", "precision", "recall", "f1", "roc_auc")},
         "test_per_generator_f1": {g: m["f1"] for g, m in test["per_generator"].items()},
+        "robustness_roc_auc": {p: m["roc_auc"] for p, m in (detector.get("robustness") or {}).items()},
         "segmenter_version": segmenter_version,
     }
+
+
+def _scores(report: Mapping[str, Any]) -> ModelScores:
+    """Promotion scores of a detector or champion report (test split, robustness sweep)."""
+    sweep = report.get("robustness") or {}
+    return ModelScores(
+        report["test"]["overall"],
+        report["test"]["per_generator"],
+        robustness_roc_auc=mean_roc_auc(sweep) if sweep else None,
+    )
 
 
 def _decide(
     detector: Mapping[str, Any], champion: Mapping[str, Any], version: str, settings: PromotionSettings
 ) -> PromotionDecision:
-    challenger = ModelScores(detector["test"]["overall"], detector["test"]["per_generator"])
+    rule = {
+        "metric": settings.metric,
+        "tolerance": settings.tolerance,
+        "robustness_tolerance": settings.robustness_tolerance,
+        "absent_generators": settings.absent_generators,
+    }
+    challenger = _scores(detector)
     if not champion.get("exists"):
-        return decide_promotion(challenger, None, metric=settings.metric, tolerance=settings.tolerance)
-    current = ModelScores(champion["test"]["overall"], champion["test"]["per_generator"])
+        return decide_promotion(challenger, None, **rule)
+    current = _scores(champion)
     if str(champion["version"]) == str(version):
-        decision = decide_promotion(challenger, current, metric=settings.metric, tolerance=settings.tolerance)
+        decision = decide_promotion(challenger, current, **rule)
         return PromotionDecision(
             True, f"version {version} is already the champion (unchanged data and code)", decision.comparison
         )
     return decide_promotion(
         challenger,
         current,
-        metric=settings.metric,
-        tolerance=settings.tolerance,
         champion_generators=list(champion.get("evaluated_generators") or champion["test"]["per_generator"]),
+        **rule,
     )
 
 
@@ -183,6 +200,8 @@ def _log_decision(
             "champion_version": champion.get("version"),
             "metric": settings.metric,
             "tolerance": settings.tolerance,
+            "robustness_tolerance": settings.robustness_tolerance,
+            "absent_generators": settings.absent_generators,
         },
         "promotion_decision.json",
     )

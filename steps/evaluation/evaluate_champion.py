@@ -16,9 +16,15 @@ def evaluate_champion(
     """Evaluate the registered champion detector on the current test split and new generators.
 
     Never cached: the champion may have changed since the last run. Logs
-    ``champion/test/...`` and ``champion/new/<generator>/...`` metrics to the pipeline's run.
+    ``champion/test/...``, ``champion/new/<generator>/...`` and ``champion/robust/...`` (the
+    robustness sweep of ``evaluation.robustness``) metrics to the pipeline's run.
 
     Returns:
         ``exists`` False when there is no champion yet; else its version and metrics.
     """
-    return evaluate(manifest, model_name=promotion.detector_model, batch_size=evaluation.batch_size)
+    return evaluate(
+        manifest,
+        model_name=promotion.detector_model,
+        batch_size=evaluation.batch_size,
+        perturbations=evaluation.robustness,
+    )

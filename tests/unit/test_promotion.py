@@ -57,3 +57,55 @@ def test_negative_tolerance_and_unknown_metric_are_rejected():
         decide_promotion(scores(0.9), None, metric="f1", tolerance=-0.1)
     with pytest.raises(KeyError, match="roc_auc"):
         decide_promotion(scores(0.9), None, metric="roc_auc", tolerance=0.0)
+
+
+def robust(f1: float, robustness: float | None, **per_generator: float) -> ModelScores:
+    base = scores(f1, **per_generator)
+    return ModelScores(base.overall, base.per_generator, robustness_roc_auc=robustness)
+
+
+def test_a_challenger_less_robust_than_the_champion_beyond_tolerance_is_turned_down():
+    champion, challenger = robust(0.80, 0.90, a=0.8), robust(0.85, 0.80, a=0.85)
+    blocked = decide_promotion(challenger, champion, metric="f1", tolerance=0.0, robustness_tolerance=0.05)
+    assert not blocked.promote
+    assert "mean robustness ROC-AUC 0.8000 is below the champion's 0.9000" in blocked.reason
+    allowed = decide_promotion(challenger, champion, metric="f1", tolerance=0.0, robustness_tolerance=0.15)
+    assert allowed.promote and "0.8000 vs champion 0.9000" in allowed.reason
+    off = decide_promotion(challenger, champion, metric="f1", tolerance=0.0, robustness_tolerance=None)
+    assert off.promote and "not checked" in off.reason
+    row = allowed.comparison.set_index("scope").loc["robustness (mean over perturbations)"]
+    assert row["delta"] == pytest.approx(-0.1)
+
+
+def test_a_champion_without_a_sweep_is_compared_on_the_rest_and_the_reason_says_so():
+    decision = decide_promotion(
+        robust(0.9, 0.7, a=0.9),
+        robust(0.8, None, a=0.8),
+        metric="f1",
+        tolerance=0.0,
+        robustness_tolerance=0.0,
+    )
+    assert decision.promote and "the champion has no robustness sweep" in decision.reason
+
+
+def test_the_reason_names_compared_and_absent_generators_and_absence_can_block():
+    # The champion was evaluated on a, b, c; today's test split only holds a (sources changed).
+    champion, challenger = scores(0.80, a=0.80), scores(0.90, a=0.90)
+    generators = ["a", "b", "c"]
+    ignored = decide_promotion(
+        challenger, champion, metric="f1", tolerance=0.0, champion_generators=generators
+    )
+    assert ignored.promote
+    assert "compared on a" in ignored.reason
+    assert "not compared, absent from the current test split: b, c" in ignored.reason
+    blocked = decide_promotion(
+        challenger,
+        champion,
+        metric="f1",
+        tolerance=0.0,
+        champion_generators=generators,
+        absent_generators="block",
+    )
+    assert not blocked.promote and "absent from the current test split: b, c" in blocked.reason
+    nothing = decide_promotion(challenger, scores(0.8), metric="f1", tolerance=0.0, champion_generators=["x"])
+    assert "compared on no generator" in nothing.reason

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
@@ -20,7 +22,9 @@ def logged_model(name: str) -> tuple[str, str]:
     return run.info.run_id, info.model_uri
 
 
-def comparison(overall_f1: float, per_generator: dict[str, float]) -> dict:
+def comparison(
+    overall_f1: float, per_generator: dict[str, float], robust_roc_auc: float | None = None
+) -> dict:
     seg_run, seg_uri = logged_model("segmenter-mobilenet_v3_large")
     det_run, det_uri = logged_model("detector-mobilenet_v3_large-all")
     segmenter = {
@@ -49,6 +53,7 @@ def comparison(overall_f1: float, per_generator: dict[str, float]) -> dict:
         "generators_trained": sorted(per_generator),
         "segmenter_run_id": seg_run,
         "test": {"overall": metrics, "per_generator": {g: {"f1": v} for g, v in per_generator.items()}},
+        "robustness": sweep(robust_roc_auc),
     }
     return {
         "best_detector": detector,
@@ -58,8 +63,18 @@ def comparison(overall_f1: float, per_generator: dict[str, float]) -> dict:
     }
 
 
+def sweep(roc_auc: float | None) -> dict:
+    """A robustness sweep whose perturbations all give ``roc_auc`` (empty when ``None``)."""
+    if roc_auc is None:
+        return {}
+    return {p: {"roc_auc": roc_auc, "average_precision": roc_auc, "f1": 0.5} for p in ("jpeg_q75", "blur_1")}
+
+
 def champion_on_current_split(
-    mlflow_client: MlflowClient, overall_f1: float, per_generator: dict[str, float]
+    mlflow_client: MlflowClient,
+    overall_f1: float,
+    per_generator: dict[str, float],
+    robust_roc_auc: float | None = None,
 ) -> dict:
     version = mlflow_client.get_model_version_by_alias("deepfake-detector", "champion")
     return {
@@ -70,6 +85,7 @@ def champion_on_current_split(
             "overall": {"f1": overall_f1},
             "per_generator": {g: {"f1": v} for g, v in per_generator.items()},
         },
+        "robustness": sweep(robust_roc_auc),
     }
 
 
@@ -150,3 +166,22 @@ def test_a_promoted_version_clears_an_older_challenger(mlflow_client: MlflowClie
     assert promoted["promoted"] and promoted["detector_version"] == "3"
     with pytest.raises(mlflow.exceptions.MlflowException):
         mlflow_client.get_model_version_by_alias("deepfake-detector", "challenger")
+
+
+def test_robustness_gate_turns_down_or_promotes_through_the_registry(mlflow_client: MlflowClient) -> None:
+    strict = PromotionSettings(metric="f1", tolerance=1.0, robustness_tolerance=0.05)
+    register_and_promote(comparison(0.8, {"a": 0.8}, 0.9), {"exists": False}, settings=strict, provenance={})
+    fragile = comparison(0.9, {"a": 0.9}, 0.7)  # better on clean images, much worse when re-encoded
+    champion = champion_on_current_split(mlflow_client, 0.8, {"a": 0.8}, robust_roc_auc=0.9)
+    turned_down = register_and_promote(fragile, champion, settings=strict, provenance={})
+    assert not turned_down["promoted"] and "robustness ROC-AUC 0.7000" in turned_down["reason"]
+    version = mlflow_client.get_model_version("deepfake-detector", turned_down["detector_version"])
+    assert version.tags["promotion.decision"] == "not promoted"
+    assert "robustness" in version.tags["promotion.reason"]
+    assert json.loads(version.tags["robustness_roc_auc"]) == {"blur_1": 0.7, "jpeg_q75": 0.7}
+    assert mlflow_client.get_model_version_by_alias("deepfake-detector", "champion").version == 1
+
+    lenient = PromotionSettings(metric="f1", tolerance=1.0, robustness_tolerance=0.25)
+    promoted = register_and_promote(fragile, champion, settings=lenient, provenance={})
+    assert promoted["promoted"]
+    assert mlflow_client.get_model_version_by_alias("deepfake-detector", "champion").version == 2
