@@ -103,15 +103,17 @@ class ModelTrainingSettings(BaseModel):
     """How one kind of model (segmenter or detector) is trained.
 
     Attributes:
-        pretrained: initialise backbones with ImageNet weights when they are in the local torch
-            cache (never downloaded; a run records whether they were found).
+        pretrained: ``true``: initialise backbones with ImageNet weights when they are in the
+            local torch cache (never downloaded; a run records whether they were found);
+            ``download``: fetch them through torchvision's download when missing (opt-in, for
+            online machines); ``false``: random initialisation.
         train: epochs, batch size, learning rate, patience, image size, device, ...
             (``facetransfer.training.TrainConfig``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pretrained: bool = True
+    pretrained: bool | Literal["download"] = True
     train: TrainConfig = Field(default_factory=TrainConfig)
 
 

@@ -12,6 +12,7 @@ from torch import nn
 
 from facetransfer.models.backbones import BACKBONES, get_backbone_spec
 from facetransfer.models.deeplab import DeepLabV3PlusDetector, DeepLabV3PlusSegmenter
+from facetransfer.models.pretrained import Pretrained
 from facetransfer.models.transfer import (
     VARIANTS,
     WeightTransferError,
@@ -34,7 +35,9 @@ __all__ = [
 ]
 
 
-def build_segmenter(backbone: str, num_classes: int = 14, pretrained: bool = False) -> DeepLabV3PlusSegmenter:
+def build_segmenter(
+    backbone: str, num_classes: int = 14, pretrained: Pretrained = False
+) -> DeepLabV3PlusSegmenter:
     """Build the DeepLabV3+ face parser.
 
     Args:
@@ -54,7 +57,7 @@ def build_segmenter(backbone: str, num_classes: int = 14, pretrained: bool = Fal
 
 
 def build_detector(
-    backbone: str, variant: str, segmenter: nn.Module | None = None, pretrained: bool = False
+    backbone: str, variant: str, segmenter: nn.Module | None = None, pretrained: Pretrained = False
 ) -> DeepLabV3PlusDetector:
     """Build a deepfake detector, transferring weights from ``segmenter`` according to ``variant``.
 

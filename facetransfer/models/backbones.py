@@ -22,7 +22,7 @@ from torchvision import models
 from torchvision.models import WeightsEnum
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from facetransfer.models.pretrained import load_cached_imagenet_weights
+from facetransfer.models.pretrained import Pretrained, load_cached_imagenet_weights
 
 LOW_LEVEL = "low_level"
 HIGH_LEVEL = "high_level"
@@ -92,12 +92,14 @@ def get_backbone_spec(name: str) -> BackboneSpec:
         raise ValueError(f"unknown backbone {name!r}; valid: {', '.join(BACKBONES)}") from None
 
 
-def build_backbone(name: str, *, pretrained: bool = False) -> tuple[nn.Module, bool]:
+def build_backbone(name: str, *, pretrained: Pretrained = False) -> tuple[nn.Module, bool]:
     """Build the truncated feature extractor of backbone ``name``.
 
     Args:
         name: one of ``BACKBONES``.
-        pretrained: load ImageNet weights if they are in the local torch cache (never downloads).
+        pretrained: ``True``: load ImageNet weights if they are in the local torch cache (never
+            downloads); ``"download"``: fetch them through torchvision's own download into that
+            cache when missing (opt-in, needs network); ``False``: random initialisation.
 
     Returns:
         ``(module, pretrained_loaded)``: ``module(x)`` returns a dict with ``LOW_LEVEL`` and
@@ -108,7 +110,11 @@ def build_backbone(name: str, *, pretrained: bool = False) -> tuple[nn.Module, b
     """
     spec = get_backbone_spec(name)
     full_model = spec.constructor(weights=None)
-    loaded = load_cached_imagenet_weights(full_model, spec.weights) if pretrained else False
+    loaded = (
+        load_cached_imagenet_weights(full_model, spec.weights, allow_download=pretrained == "download")
+        if pretrained
+        else False
+    )
     extractor = create_feature_extractor(
         full_model, return_nodes={spec.low_level_node: LOW_LEVEL, spec.high_level_node: HIGH_LEVEL}
     )

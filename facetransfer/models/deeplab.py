@@ -12,6 +12,7 @@ from torch import nn
 from facetransfer.models.aspp import ASPP
 from facetransfer.models.backbones import HIGH_LEVEL, LOW_LEVEL, build_backbone, get_backbone_spec
 from facetransfer.models.decoder import Decoder, DetectionHead, SegmentationHead
+from facetransfer.models.pretrained import Pretrained
 
 ENCODER_DECODER_PREFIXES = ("backbone.", "aspp.", "decoder.")
 """State-dict key prefixes of the parts shared by segmenter and detector (what transfer copies)."""
@@ -30,7 +31,7 @@ class DeepLabV3PlusBase(nn.Module):
         output_stride: input height and width must be multiples of it.
     """
 
-    def __init__(self, backbone: str, pretrained: bool = False) -> None:
+    def __init__(self, backbone: str, pretrained: Pretrained = False) -> None:
         super().__init__()
         spec = get_backbone_spec(backbone)
         self.backbone_name = spec.name
@@ -60,7 +61,7 @@ class DeepLabV3PlusSegmenter(DeepLabV3PlusBase):
         pretrained: load ImageNet backbone weights if cached locally (never downloads).
     """
 
-    def __init__(self, backbone: str, num_classes: int = 14, pretrained: bool = False) -> None:
+    def __init__(self, backbone: str, num_classes: int = 14, pretrained: Pretrained = False) -> None:
         super().__init__(backbone, pretrained)
         if num_classes < 2:
             raise ValueError(f"num_classes must be at least 2, got {num_classes}")
@@ -84,7 +85,7 @@ class DeepLabV3PlusDetector(DeepLabV3PlusBase):
         pretrained: load ImageNet backbone weights if cached locally (never downloads).
     """
 
-    def __init__(self, backbone: str, variant: str, pretrained: bool = False) -> None:
+    def __init__(self, backbone: str, variant: str, pretrained: Pretrained = False) -> None:
         super().__init__(backbone, pretrained)
         self.variant = variant
         self.head = DetectionHead(self.decoder.out_channels)

@@ -16,6 +16,7 @@ from torch import nn
 from facetransfer.classes import ClassScheme
 from facetransfer.data.datasets import DetectionDataset, SegmentationDataset
 from facetransfer.models import build_detector, build_segmenter, count_parameters
+from facetransfer.models.pretrained import Pretrained
 from facetransfer.training.config import TrainConfig
 from facetransfer.training.device import DeviceSettings, device_settings
 from facetransfer.training.fit import EpochCallback, FitResult, fit
@@ -119,7 +120,7 @@ def train_segmenter(
     scheme: ClassScheme,
     config: TrainConfig,
     checkpoint_dir: str | Path,
-    pretrained: bool = False,
+    pretrained: Pretrained = False,
     epoch_callback: EpochCallback | None = None,
     sample_cache_dir: str | Path | None = None,
 ) -> SegmenterTrainingResult:
@@ -200,7 +201,7 @@ def train_detector(
     segmenter: nn.Module | None,
     config: TrainConfig,
     checkpoint_dir: str | Path,
-    pretrained: bool = False,
+    pretrained: Pretrained = False,
     epoch_callback: EpochCallback | None = None,
     sample_cache_dir: str | Path | None = None,
 ) -> DetectorTrainingResult:

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from facetransfer.config import ModelTrainingSettings
 from facetransfer.models import (
     BACKBONES,
     VARIANTS,
@@ -148,3 +149,22 @@ def test_pretrained_loads_weights_present_in_cache(
     assert torch.equal(
         loaded["features.13.block.3.1.running_var"], reference.features[13].block[3][1].running_var
     )
+
+
+def test_pretrained_download_is_opt_in_uses_the_cache_first_and_fails_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: None
+) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    spec = get_backbone_spec("mobilenet_v3_large")
+    target = tmp_path / "hub" / "checkpoints" / Path(spec.weights.DEFAULT.url).name
+    # Offline and nothing cached: the download is attempted (refused here) and named in the error.
+    with pytest.raises(RuntimeError, match=r"could not fetch https://.*mobilenet_v3_large") as raised:
+        build_segmenter("mobilenet_v3_large", pretrained="download")
+    assert str(target) in str(raised.value)
+    # With the file in the cache, "download" needs no network at all.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(spec.constructor(weights=None).state_dict(), target)
+    assert build_segmenter("mobilenet_v3_large", pretrained="download").pretrained_loaded is True
+    assert ModelTrainingSettings(pretrained="download").pretrained == "download"
+    with pytest.raises(ValueError, match="pretrained"):
+        ModelTrainingSettings(pretrained="always")
