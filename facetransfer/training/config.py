@@ -52,6 +52,12 @@ class TrainConfig:
         class_weight_power: segmentation only: exponent of the median-frequency class weights
             (1: original balancing, 0.5: square root, 0: unweighted; see
             ``facetransfer.training.losses``).
+        transferred_learning_rate_scale: detectors only: learning-rate multiplier of the layers
+            that start from a trained model (backbone, ASPP and decoder copied from the segmenter
+            for ``last``/``all``; the backbone when ImageNet weights were loaded for ``none``).
+            The new detection head always trains at ``learning_rate``; fine-tuning practice puts
+            transferred layers at 0.1x or less so the first steps of a random head do not
+            destroy them. 1 (the paper's single rate) by default.
         blur_jpeg_prob: detectors only: probability of each of Gaussian blur (sigma ~ U[0, 3])
             and JPEG re-compression (quality ~ U[30, 100]) in training augmentation (CNNDetection's
             "Blur+JPEG (p)"; 0 disables them).
@@ -77,6 +83,7 @@ class TrainConfig:
     input_mode: str = "resize"
     load_size: int | None = None
     blur_jpeg_prob: float = 0.0
+    transferred_learning_rate_scale: float = 1.0
 
     def __post_init__(self) -> None:
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "patience": self.patience}
@@ -122,6 +129,11 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.sample_cache must be one of {', '.join(SAMPLE_CACHES)}, "
                 f"got {self.sample_cache!r}"
+            )
+        if self.transferred_learning_rate_scale <= 0:
+            raise ValueError(
+                "TrainConfig.transferred_learning_rate_scale must be positive, "
+                f"got {self.transferred_learning_rate_scale}"
             )
         if not 0.0 <= self.blur_jpeg_prob <= 1.0:
             raise ValueError(f"TrainConfig.blur_jpeg_prob must be within [0, 1], got {self.blur_jpeg_prob}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 """Called after each epoch with the 1-based epoch number and that epoch's metrics."""
+
+ParameterGroup = dict[str, Any]
+"""``{"params": [...], "lr_scale": float, "name": str}``: trained at ``lr_scale`` times the rate."""
 
 
 @dataclass
@@ -64,6 +67,33 @@ def learning_rate_at(config: TrainConfig, epoch: int) -> float:
     return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / config.epochs))
 
 
+def build_optimizer(
+    model: nn.Module, config: TrainConfig, parameter_groups: Sequence[ParameterGroup] | None = None
+) -> torch.optim.Adam:
+    """Adam over the trainable parameters, one group per ``parameter_groups`` entry.
+
+    Without groups every trainable parameter trains at ``config.learning_rate``. Frozen
+    parameters (``requires_grad`` false) and empty groups are left out.
+    """
+    groups = parameter_groups or [{"params": list(model.parameters()), "lr_scale": 1.0, "name": "all"}]
+    optimizer_groups = []
+    for group in groups:
+        trainable = [p for p in group["params"] if p.requires_grad]
+        if trainable:
+            scale = float(group.get("lr_scale", 1.0))
+            optimizer_groups.append(
+                {
+                    "params": trainable,
+                    "lr": config.learning_rate * scale,
+                    "lr_scale": scale,
+                    "name": str(group.get("name", "")),
+                }
+            )
+    if not optimizer_groups:
+        raise ValueError("the model has no trainable parameter")
+    return torch.optim.Adam(optimizer_groups, lr=config.learning_rate)
+
+
 def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
 
@@ -79,6 +109,7 @@ def fit(
     checkpoint_path: str | Path | None = None,
     run_key: dict[str, Any] | None = None,
     epoch_callback: EpochCallback | None = None,
+    parameter_groups: Sequence[ParameterGroup] | None = None,
 ) -> FitResult:
     """Train with Adam and early stopping; the model ends with its best validation-loss weights.
 
@@ -96,6 +127,8 @@ def fit(
         checkpoint_path: file for per-epoch checkpoints (``None``: no checkpoints).
         run_key: JSON-like description of the run; a checkpoint is resumed only if it matches.
         epoch_callback: called after each epoch's checkpoint with ``(epoch, metrics)``.
+        parameter_groups: parameters trained at other rates (``lr_scale`` times the schedule's
+            rate), e.g. transferred layers slower than a new head; default: one group.
 
     Returns:
         The run's ``FitResult``.
@@ -104,7 +137,7 @@ def fit(
         FloatingPointError: the training loss became NaN or infinite.
     """
     run_key = run_key or {}
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
+    optimizer = build_optimizer(model, config, parameter_groups)
     scaler = torch.amp.GradScaler(settings.device.type) if settings.needs_grad_scaler else None
     result = FitResult()
     best_state: dict[str, torch.Tensor] | None = None
@@ -129,7 +162,7 @@ def fit(
             started = time.perf_counter()
             _set_epoch(train_loader, epoch)
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate_at(config, epoch)
+                group["lr"] = learning_rate_at(config, epoch) * group["lr_scale"]
             train_loss = train_one_epoch(
                 model,
                 train_loader,

@@ -19,7 +19,7 @@ from facetransfer.models import build_detector, build_segmenter, count_parameter
 from facetransfer.models.pretrained import Pretrained
 from facetransfer.training.config import TrainConfig
 from facetransfer.training.device import DeviceSettings, device_settings
-from facetransfer.training.fit import EpochCallback, FitResult, fit
+from facetransfer.training.fit import EpochCallback, FitResult, ParameterGroup, fit
 from facetransfer.training.loaders import build_loader
 from facetransfer.training.loop import DetectionTask, SegmentationTask, Task
 from facetransfer.training.losses import (
@@ -75,6 +75,7 @@ def _train(
     checkpoint_dir: str | Path,
     run_key: dict,
     epoch_callback: EpochCallback | None,
+    parameter_groups: list[ParameterGroup] | None = None,
 ) -> FitResult:
     train_dataset, val_dataset = datasets
     settings.prepare_model(model)
@@ -91,6 +92,7 @@ def _train(
         checkpoint_path=Path(checkpoint_dir) / CHECKPOINT_FILE,
         run_key=run_key,
         epoch_callback=epoch_callback,
+        parameter_groups=parameter_groups,
     )
     model.to("cpu").to(memory_format=torch.contiguous_format).eval()
     return fit_result
@@ -257,10 +259,25 @@ def train_detector(
         checkpoint_dir=checkpoint_dir,
         run_key=run_key,
         epoch_callback=epoch_callback,
+        parameter_groups=detector_parameter_groups(model, config.transferred_learning_rate_scale),
     )
     return DetectorTrainingResult(
         **_common_fields(model, fit_result, settings), variant=variant, pos_weight=pos_weight
     )
+
+
+def detector_parameter_groups(model: nn.Module, transferred_scale: float) -> list[ParameterGroup]:
+    """The new head at the base rate; backbone, ASPP and decoder at ``transferred_scale`` when they
+    start from a trained model (a transfer variant, or ImageNet weights for ``none``)."""
+    transferred = getattr(model, "variant", "none") != "none" or bool(
+        getattr(model, "pretrained_loaded", False)
+    )
+    head = [p for name, p in model.named_parameters() if name.startswith("head.")]
+    body = [p for name, p in model.named_parameters() if not name.startswith("head.")]
+    return [
+        {"name": "head", "params": head, "lr_scale": 1.0},
+        {"name": "body", "params": body, "lr_scale": transferred_scale if transferred else 1.0},
+    ]
 
 
 def _state_digest(model: nn.Module | None) -> str | None:
