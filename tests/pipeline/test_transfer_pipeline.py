@@ -65,7 +65,8 @@ def test_first_run_trains_logs_and_registers_a_champion(project: Project) -> Non
     } <= tables
     table_2 = client.download_artifacts(parent_id, "tables/table_2_detection.md")
     text = Path(table_2).read_text(encoding="utf-8")
-    assert "| MobileNetV3 Large | — |" in text and "| MobileNetV3 Large | All |" in text
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in text.splitlines()[2:]]
+    assert [row[:2] for row in rows] == [["MobileNetV3 Large", v] for v in ("—", "Last", "All")]
     validation = {a.path for a in client.list_artifacts(parent_id, "validation")}
     assert "validation/detection_report.html" in validation
 
