@@ -9,17 +9,11 @@ from pathlib import Path
 
 import click
 
+from facetransfer.command_options import ROOT_OPTION
 from facetransfer.tracking.registry import CHAMPION, DETECTOR_MODEL
 
 logger = logging.getLogger(__name__)
 
-ROOT_OPTION = click.option(
-    "--root",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project folder (the checkout).",
-)
 CONFIG_OPTION = click.option(
     "--config", default="zenml_config.yaml", show_default=True, help="Run configuration, relative to --root."
 )

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from facetransfer.jsonable import to_jsonable
 from facetransfer.tracking.tables import to_markdown
 
 logger = logging.getLogger(__name__)
@@ -66,10 +67,10 @@ def log_figure(figure: Any, artifact_file: str) -> None:
 
 
 def log_json(payload: Any, artifact_file: str) -> None:
-    """Log a JSON-serialisable object as an artifact (NaN written as null)."""
+    """Log an object as a JSON artifact (see ``to_jsonable``: NaN written as null)."""
     import mlflow
 
-    mlflow.log_text(json.dumps(_nan_to_none(payload), indent=2, default=str), artifact_file)
+    mlflow.log_text(json.dumps(to_jsonable(payload), indent=2), artifact_file)
 
 
 def git_commit(root: str | Path) -> str:
@@ -88,13 +89,3 @@ def git_commit(root: str | Path) -> str:
         logger.warning("cannot read the git commit of %s: %s", root, error)
         return "unknown"
     return f"{commit}-dirty" if dirty else commit
-
-
-def _nan_to_none(payload: Any) -> Any:
-    if isinstance(payload, float) and payload != payload:
-        return None
-    if isinstance(payload, Mapping):
-        return {k: _nan_to_none(v) for k, v in payload.items()}
-    if isinstance(payload, list | tuple):
-        return [_nan_to_none(v) for v in payload]
-    return payload

@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from facetransfer.jsonable import to_jsonable
+
 
 class DataValidationError(Exception):
     """The data failed its validation suite; the message lists each failed expectation with examples.
@@ -54,9 +56,9 @@ class ExpectationOutcome:
             "description": self.description,
             "table": self.table,
             "success": self.success,
-            "observed": _jsonable(self.observed),
+            "observed": to_jsonable(self.observed),
             "unexpected_count": self.unexpected_count,
-            "example_rows": [{k: _jsonable(v) for k, v in row.items()} for row in self.example_rows],
+            "example_rows": [{k: to_jsonable(v) for k, v in row.items()} for row in self.example_rows],
             "error": self.error,
         }
 
@@ -129,7 +131,7 @@ class ValidationResult:
         rows = []
         for outcome in self.outcomes:
             status = "passed" if outcome.success else "FAILED"
-            observed = "" if outcome.observed is None else html.escape(repr(_jsonable(outcome.observed)))
+            observed = "" if outcome.observed is None else html.escape(repr(to_jsonable(outcome.observed)))
             examples = _examples_table(outcome.example_rows) if outcome.example_rows else ""
             rows.append(
                 f'<tr class="{"ok" if outcome.success else "bad"}"><td>{status}</td>'
@@ -169,24 +171,7 @@ def _examples_table(rows: list[dict[str, Any]]) -> str:
     columns = list(rows[0])
     header = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(_jsonable(row.get(c))))}</td>" for c in columns) + "</tr>"
+        "<tr>" + "".join(f"<td>{html.escape(str(to_jsonable(row.get(c))))}</td>" for c in columns) + "</tr>"
         for row in rows
     )
     return f"<table><tr>{header}</tr>{body}</table>"
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain Python value for JSON (numpy scalars → Python, NaN → None)."""
-    if value is None:
-        return None
-    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
-        value = value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)
