@@ -68,7 +68,13 @@ def test_first_run_trains_logs_and_registers_a_champion(project: Project) -> Non
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in text.splitlines()[2:]]
     assert [row[:2] for row in rows] == [["MobileNetV3 Large", v] for v in ("—", "Last", "All")]
     validation = {a.path for a in client.list_artifacts(parent_id, "validation")}
-    assert "validation/detection_report.html" in validation
+    assert {
+        "validation/detection",
+        "validation/segmentation",
+        "validation/detection_summary.json",
+    } <= validation
+    report = Path(client.download_artifacts(parent_id, "validation/detection/index.html")).read_text()
+    assert "Status: Succeeded" in report and "Status: Failed" not in report  # GX Data Docs, every table
 
     champion = client.get_model_version_by_alias("deepfake-detector", "champion")
     assert champion.tags["promotion.decision"] == "promoted"
