@@ -180,7 +180,9 @@ def ui_command(root: Path, port: int) -> None:
     uri = resolve_tracking_uri(root.resolve())
     os.environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     mlflow = executable("mlflow")
-    click.echo(f"MLflow UI on http://127.0.0.1:{port} for {uri}")
+    # MLflow 3.17's UI picks GenAI or model-training pages from this parameter (or the user's last
+    # choice), not from the experiment's kind tag; the UI keeps it while one navigates.
+    click.echo(f"MLflow UI on http://127.0.0.1:{port}/#/experiments?workflowType=machine_learning for {uri}")
     os.execv(mlflow, [mlflow, "ui", "--backend-store-uri", uri, "--workers", "1", "--port", str(port)])
 
 

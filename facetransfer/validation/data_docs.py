@@ -68,7 +68,7 @@ def build_data_docs(result: ValidationResult, site_dir: str | Path) -> Path:
 
 
 def validation_page(result: ValidationResult) -> str:
-    """One HTML page of every table's validation (GX's renderer), for the ZenML dashboard."""
+    """One HTML page of every table's validation (GX's renderer): the report's entry page."""
     import_great_expectations()
     from great_expectations.render.renderer import ValidationResultsPageRenderer
     from great_expectations.render.view import DefaultJinjaPageView
