@@ -8,7 +8,7 @@ from zenml import get_step_context
 from zenml.utils import source_utils
 
 from facetransfer.provenance import library_code_hash
-from facetransfer.tracking.runs import git_commit
+from facetransfer.tracking.runs import git_source_tags
 from facetransfer.workflow.runs import PIPELINE_RUN_TAG
 
 
@@ -24,8 +24,8 @@ def provenance_tags(**extra: object) -> dict[str, str]:
         PIPELINE_RUN_TAG: str(run.id),
         "zenml.run_id": str(run.id),
         "zenml.run_name": run.name,
-        "git.commit": git_commit(project_root()),
         "code.library_hash": library_code_hash()[:16],
+        **git_source_tags(project_root()),
     }
     tags.update({key: str(value) for key, value in extra.items()})
     return tags

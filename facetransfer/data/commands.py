@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from facetransfer.command_options import ROOT_OPTION
+
 
 @click.command("demo-data")
 @click.option(
@@ -103,18 +105,12 @@ def demo_data_command(
 @click.command("add-generator")
 @click.argument("name")
 @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "--repo-root",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Repository root (holds data.dvc).",
-)
+@ROOT_OPTION
 @click.option("--data-dir", default="data", show_default=True, help="DVC-tracked data folder.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing generator of that name.")
 @click.option("--no-push", is_flag=True, help="Run dvc add but not dvc push.")
 def add_generator_command(
-    name: str, src: Path, repo_root: Path, data_dir: str, overwrite: bool, no_push: bool
+    name: str, src: Path, root: Path, data_dir: str, overwrite: bool, no_push: bool
 ) -> None:
     """Copy a new generator's images (plain or ArtiFact folder) into the data, then dvc add + push."""
     from facetransfer.data.add_generator import add_generator
@@ -122,7 +118,7 @@ def add_generator_command(
 
     try:
         report = add_generator(
-            name, src, repo_root=repo_root, data_dir=data_dir, overwrite=overwrite, push=not no_push
+            name, src, repo_root=root, data_dir=data_dir, overwrite=overwrite, push=not no_push
         )
     except (DataLayerError, ValueError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from error
@@ -133,24 +129,18 @@ def add_generator_command(
 
 
 @click.command("ensure-data")
-@click.option(
-    "--repo-root",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Repository root (holds data.dvc).",
-)
+@ROOT_OPTION
 @click.option("--data-dir", default="data", show_default=True, help="DVC-tracked data folder.")
 @click.option(
     "--remote", default=None, help="Default DVC remote URL (else the configured or the user-cache one)."
 )
-def ensure_data_command(repo_root: Path, data_dir: str, remote: str | None) -> None:
+def ensure_data_command(root: Path, data_dir: str, remote: str | None) -> None:
     """Make data/ present: pull it, or regenerate the demo data data.dvc names (and push it)."""
     from facetransfer.data.errors import DataLayerError
     from facetransfer.data.versioning import ensure_data
 
     try:
-        status = ensure_data(repo_root, data_dir=data_dir, remote_url=remote)
+        status = ensure_data(root, data_dir=data_dir, remote_url=remote)
     except DataLayerError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"{data_dir}/: {status.action} (md5 {status.md5}, remote {status.remote})")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import math
 
+import numpy as np
 import pandas as pd
 
 SPLITS = ("train", "val", "test")
@@ -37,31 +38,26 @@ def validate_ratios(ratios: tuple[float, float, float]) -> tuple[float, float, f
 def group_keys(frame: pd.DataFrame) -> pd.Series:
     """Key of the group each row belongs to (rows linked by equal ``sha256`` or ``identity``).
 
-    The key of a group is the smallest of its members' ``sha256:<hash>`` / ``identity:<id>`` keys,
-    so it does not depend on row order.
+    The groups are the connected components of the graph linking each ``sha256:<hash>`` key to
+    its row's ``identity:<id>`` key (scipy). The key of a group is the smallest of its members'
+    keys, so it does not depend on row order.
     """
     sha_keys = "sha256:" + frame["sha256"].astype(str)
     if "identity" not in frame or frame["identity"].isna().all():
         return sha_keys
-    parent: dict[str, str] = {}
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
 
-    def find(key: str) -> str:
-        root = key
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while parent.get(key, key) != root:  # path compression
-            parent[key], key = root, parent[key]
-        return root
-
-    def union(first: str, second: str) -> None:
-        a, b = find(first), find(second)
-        if a != b:
-            parent[max(a, b)] = min(a, b)  # the smaller key is the root: order-independent
-
-    for sha_key, identity in zip(sha_keys, frame["identity"], strict=True):
-        if isinstance(identity, str):
-            union(sha_key, "identity:" + identity)
-    return sha_keys.map(find)
+    linked = frame["identity"].map(lambda identity: isinstance(identity, str)).to_numpy(dtype=bool)
+    identity_keys = "identity:" + frame["identity"][linked].astype(str)
+    codes, nodes = pd.factorize(pd.concat([sha_keys, identity_keys], ignore_index=True))
+    sha_codes, identity_codes = codes[: len(sha_keys)], codes[len(sha_keys) :]
+    edges = coo_array(
+        (np.ones(identity_codes.size), (sha_codes[linked], identity_codes)), shape=(nodes.size, nodes.size)
+    )
+    _, component = connected_components(edges, directed=False)
+    smallest_key = pd.Series(nodes).groupby(component).min()
+    return pd.Series(smallest_key.to_numpy()[component[sha_codes]], index=frame.index, name=sha_keys.name)
 
 
 def assign_splits(

@@ -18,6 +18,7 @@ from sklearn.metrics import (
     average_precision_score,
     confusion_matrix,
     f1_score,
+    precision_recall_curve,
     precision_score,
     recall_score,
     roc_auc_score,
@@ -66,19 +67,17 @@ def equal_error_rate(y_true: Any, scores: Any) -> tuple[float, float]:
 
 
 def _max_f1_threshold(labels: np.ndarray, values: np.ndarray) -> float:
-    positives = int(labels.sum())
-    if positives == 0:
+    if not labels.any():
         raise ValueError("cannot choose a threshold maximising F1 without fake (label 1) samples")
-    order = np.argsort(-values, kind="stable")
-    sorted_values, sorted_labels = values[order], labels[order]
-    # Thresholds t in (next lower distinct score, distinct score] all give the same predictions.
-    last_of_value = np.r_[np.flatnonzero(np.diff(sorted_values)), sorted_values.size - 1]
-    true_positives = np.cumsum(sorted_labels)[last_of_value]
-    false_positives = np.cumsum(1 - sorted_labels)[last_of_value]
-    f1 = 2 * true_positives / (positives + true_positives + false_positives)
-    upper = sorted_values[last_of_value]
-    lower = np.r_[upper[1:], -np.inf]
-    best = np.flatnonzero(f1 == f1.max())
+    # thresholds: the distinct scores, ascending; entry i holds precision/recall of `score >= t_i`.
+    precision, recall, thresholds = precision_recall_curve(labels, values)
+    precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
+    denominator = precision + recall
+    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(denominator), where=denominator > 0)
+    # Every t in (previous distinct score, t_i] gives the predictions of t_i.
+    upper = thresholds
+    lower = np.r_[-np.inf, thresholds[:-1]]
+    best = np.flatnonzero(np.isclose(f1, f1.max(), rtol=0, atol=1e-12))
     # Point of each optimal interval (lower, upper] closest to 0.5, then the closest of those.
     candidates = np.clip(0.5, np.nextafter(lower[best], np.inf), upper[best])
     return float(candidates[np.argmin(np.abs(candidates - 0.5))])

@@ -9,17 +9,11 @@ from pathlib import Path
 
 import click
 
+from facetransfer.command_options import ROOT_OPTION
 from facetransfer.tracking.registry import CHAMPION, DETECTOR_MODEL
 
 logger = logging.getLogger(__name__)
 
-ROOT_OPTION = click.option(
-    "--root",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project folder (the checkout).",
-)
 CONFIG_OPTION = click.option(
     "--config", default="zenml_config.yaml", show_default=True, help="Run configuration, relative to --root."
 )
@@ -186,7 +180,9 @@ def ui_command(root: Path, port: int) -> None:
     uri = resolve_tracking_uri(root.resolve())
     os.environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     mlflow = executable("mlflow")
-    click.echo(f"MLflow UI on http://127.0.0.1:{port} for {uri}")
+    # MLflow 3.17's UI picks GenAI or model-training pages from this parameter (or the user's last
+    # choice), not from the experiment's kind tag; the UI keeps it while one navigates.
+    click.echo(f"MLflow UI on http://127.0.0.1:{port}/#/experiments?workflowType=machine_learning for {uri}")
     os.execv(mlflow, [mlflow, "ui", "--backend-store-uri", uri, "--workers", "1", "--port", str(port)])
 
 

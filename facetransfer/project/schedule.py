@@ -4,8 +4,8 @@ The local ZenML orchestrator refuses ``schedule:``; on a laptop or a single serv
 therefore lives in the system scheduler and calls the same command a user would type:
 ``facetransfer retrain``, which runs the pipeline only when the data changed.
 
-Each installed schedule is tagged with the project root, so ``--remove`` removes exactly the
-entry of this project and leaves every other line of the crontab alone.
+Each installed schedule carries a comment derived from the project root, so ``--remove`` removes
+exactly the entry of this project; python-crontab leaves every other line of the crontab alone.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from facetransfer.environment import TELEMETRY_OFF
 
@@ -58,40 +59,19 @@ class ScheduledCommand:
 
 def validate_cron(expression: str) -> str:
     """Return ``expression`` if it is a valid 5-field cron expression, else raise ``ScheduleError``."""
-    from croniter import croniter
+    from crontab import CronSlices
 
     fields = expression.split()
-    if len(fields) != 5 or not croniter.is_valid(expression):
+    if len(fields) != 5 or not CronSlices.is_valid(expression):
         raise ScheduleError(f"invalid cron expression {expression!r}: expected 5 fields, e.g. '0 3 * * *'")
     return " ".join(fields)
 
 
-# --- crontab -------------------------------------------------------------------------------------
-
-
-def crontab_block(cron: str, command: ScheduledCommand) -> str:
-    """The crontab lines of this project's schedule, between begin/end markers."""
-    line = command.shell_command().replace("%", r"\%")  # cron turns a bare % into a newline
-    return f"# BEGIN {command.marker} ({command.root})\n{cron} {line}\n# END {command.marker}\n"
-
-
-def without_block(crontab: str, marker: str) -> tuple[str, bool]:
-    """``crontab`` with this project's block removed, and whether one was there."""
-    kept, inside, found = [], False, False
-    for line in crontab.splitlines(keepends=True):
-        if line.startswith(f"# BEGIN {marker}"):
-            inside, found = True, True
-            continue
-        if inside:
-            if line.startswith(f"# END {marker}"):
-                inside = False
-            continue
-        kept.append(line)
-    return "".join(kept), found
+# --- crontab (python-crontab keeps every other line of the table as it was) ----------------------
 
 
 def install_crontab(cron: str, command: ScheduledCommand, crontab_file: Path | None = None) -> str:
-    """Install (or replace) this project's crontab entry; return the installed block.
+    """Install (or replace) this project's crontab entry; return the installed line.
 
     Args:
         cron: 5-field cron expression.
@@ -99,40 +79,45 @@ def install_crontab(cron: str, command: ScheduledCommand, crontab_file: Path | N
         crontab_file: write into this file instead of the user's crontab (for a scheduler that
             reads crontab files, and for tests).
     """
-    current = _read_crontab(crontab_file)
-    kept, _ = without_block(current, command.marker)
-    if kept and not kept.endswith("\n"):
-        kept += "\n"
-    block = crontab_block(validate_cron(cron), command)
-    _write_crontab(kept + block, crontab_file)
-    return block
+    cron = validate_cron(cron)
+    table = _open_crontab(crontab_file)
+    table.remove_all(comment=command.marker)
+    entry = table.new(command=command.shell_command(), comment=command.marker)
+    entry.setall(cron)
+    _write_crontab(table, crontab_file)
+    return str(entry.render())
 
 
 def remove_crontab(command: ScheduledCommand, crontab_file: Path | None = None) -> bool:
     """Remove this project's crontab entry; return whether there was one."""
-    kept, found = without_block(_read_crontab(crontab_file), command.marker)
+    table = _open_crontab(crontab_file)
+    found = table.remove_all(comment=command.marker) > 0
     if found:
-        _write_crontab(kept, crontab_file)
+        _write_crontab(table, crontab_file)
     return found
 
 
-def _read_crontab(crontab_file: Path | None) -> str:
-    if crontab_file is not None:
-        return crontab_file.read_text(encoding="utf-8") if crontab_file.exists() else ""
-    _require("crontab")
-    result = subprocess.run(["crontab", "-l"], capture_output=True, text=True, check=False)
-    # `crontab -l` exits 1 with "no crontab for <user>" when the user has none yet.
-    return result.stdout if result.returncode == 0 else ""
+def _open_crontab(crontab_file: Path | None) -> Any:
+    from crontab import CronTab
+
+    if crontab_file is None:
+        _require("crontab")
+        try:
+            return CronTab(user=True)
+        except OSError as error:
+            raise ScheduleError(f"cannot read the user's crontab: {error}") from error
+    return CronTab(tabfile=str(crontab_file)) if crontab_file.exists() else CronTab(tab="")
 
 
-def _write_crontab(content: str, crontab_file: Path | None) -> None:
-    if crontab_file is not None:
-        crontab_file.parent.mkdir(parents=True, exist_ok=True)
-        crontab_file.write_text(content, encoding="utf-8")
+def _write_crontab(table: Any, crontab_file: Path | None) -> None:
+    if crontab_file is None:
+        try:
+            table.write()
+        except OSError as error:
+            raise ScheduleError(f"crontab refused the new table: {error}") from error
         return
-    result = subprocess.run(["crontab", "-"], input=content, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise ScheduleError(f"crontab refused the new table: {result.stderr.strip()}")
+    crontab_file.parent.mkdir(parents=True, exist_ok=True)
+    table.write(str(crontab_file))
 
 
 # --- systemd timer -------------------------------------------------------------------------------
@@ -141,39 +126,28 @@ WEEKDAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 
 
 def cron_to_on_calendar(cron: str) -> str:
-    """Translate a cron expression into a systemd ``OnCalendar=`` value.
+    """Translate a cron expression into a systemd ``OnCalendar=`` value (explicit value lists).
 
-    Supports numbers, ``*``, lists (``1,5``), ranges (``1-5``) and steps (``*/15``, ``0-30/5``) in
-    each field, which covers what schedules of this kind use.
+    Raises:
+        ScheduleError: both day of month and day of week are restricted (cron fires on either,
+            systemd only on both), or the expression is invalid.
     """
-    minute, hour, day, month, weekday = validate_cron(cron).split()
+    from crontab import CronSlices
 
-    def field(value: str, *, first: int) -> str:
-        # cron's `*/n` starts at the field's first value: minute/hour 0, day/month 1.
-        parts = []
-        for part in value.split(","):
-            base, _, step = part.partition("/")
-            if base == "*" and step:
-                base = str(first)
-            base = "..".join(v.zfill(2) if v.isdigit() else v for v in base.split("-"))
-            parts.append(f"{base}/{step}" if step else base)
-        return ",".join(parts)
+    minute, hour, day, month, weekday = CronSlices(validate_cron(cron))
+    if str(day) != "*" and str(weekday) != "*":
+        raise ScheduleError(f"{cron!r} restricts both day of month and day of week; use crontab")
 
-    def weekdays(value: str) -> str:
-        if value == "*":
-            return ""
-        names = []
-        for part in value.split(","):
-            if "/" in part:
-                raise ScheduleError(f"day-of-week steps ({part}) have no systemd equivalent; use crontab")
-            ends = [WEEKDAYS[int(v) % 7] for v in part.split("-")]
-            names.append("..".join(ends))
-        return ",".join(names) + " "
+    def values(field: Any, names: tuple[str, ...] | None = None) -> str:
+        if str(field) == "*":
+            return "*"
+        expanded = sorted(
+            {v for part in field.parts for v in ([part] if isinstance(part, int) else part.range())}
+        )
+        return ",".join(names[v % 7] if names else f"{v:02d}" for v in expanded)
 
-    return (
-        f"{weekdays(weekday)}*-{field(month, first=1)}-{field(day, first=1)} "
-        f"{field(hour, first=0)}:{field(minute, first=0)}:00"
-    )
+    weekdays = "" if str(weekday) == "*" else values(weekday, WEEKDAYS) + " "
+    return f"{weekdays}*-{values(month)}-{values(day)} {values(hour)}:{values(minute)}:00"
 
 
 def install_systemd_timer(cron: str, command: ScheduledCommand, unit_dir: Path, *, activate: bool) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from facetransfer.jsonable import to_jsonable
 from facetransfer.tracking.tables import to_markdown
 
 logger = logging.getLogger(__name__)
@@ -66,35 +66,38 @@ def log_figure(figure: Any, artifact_file: str) -> None:
 
 
 def log_json(payload: Any, artifact_file: str) -> None:
-    """Log a JSON-serialisable object as an artifact (NaN written as null)."""
+    """Log an object as a JSON artifact (see ``to_jsonable``: NaN written as null)."""
     import mlflow
 
-    mlflow.log_text(json.dumps(_nan_to_none(payload), indent=2, default=str), artifact_file)
+    mlflow.log_text(json.dumps(to_jsonable(payload), indent=2), artifact_file)
 
 
-def git_commit(root: str | Path) -> str:
-    """The checkout's commit (suffixed ``-dirty`` if tracked files changed), or ``unknown``."""
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
+"""MLflow's own source tag (its UI shows it as the run's version)."""
+
+
+def git_source_tags(root: str | Path) -> dict[str, str]:
+    """MLflow's git commit tag for the checkout at ``root``, and whether tracked files changed.
+
+    MLflow tags a run with the repository of ``sys.argv[0]``: inside a ZenML step that is the
+    ``zenml`` executable, which lives in the git-ignored ``.venv`` (MLflow then sets nothing), or
+    in another repository altogether, or in a container without ``.git``. So the project root is
+    looked up here (GitPython, MLflow's own git dependency), with the dirty flag MLflow lacks.
+
+    Returns:
+        ``{"mlflow.source.git.commit": sha, "git.dirty": "true"|"false"}``, or ``{}`` (with a
+        warning) when ``root`` is not a git checkout or git is not installed.
+    """
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError) as error:
+        from git import GitError, Repo
+    except ImportError as error:  # GitPython refuses to import when no git executable is found
         logger.warning("cannot read the git commit of %s: %s", root, error)
-        return "unknown"
-    return f"{commit}-dirty" if dirty else commit
-
-
-def _nan_to_none(payload: Any) -> Any:
-    if isinstance(payload, float) and payload != payload:
-        return None
-    if isinstance(payload, Mapping):
-        return {k: _nan_to_none(v) for k, v in payload.items()}
-    if isinstance(payload, list | tuple):
-        return [_nan_to_none(v) for v in payload]
-    return payload
+        return {}
+    try:
+        repo = Repo(root, search_parent_directories=True)
+        commit = repo.head.commit.hexsha
+        dirty = repo.is_dirty(index=True, working_tree=True, untracked_files=False)
+    except (GitError, ValueError, OSError) as error:  # not a checkout, or one without commits
+        logger.warning("cannot read the git commit of %s: %s", root, error)
+        return {}
+    return {GIT_COMMIT_TAG: commit, "git.dirty": str(dirty).lower()}

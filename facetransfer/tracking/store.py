@@ -18,6 +18,11 @@ EXPERIMENT_NAME = "transfer_pipeline"
 
 LOCAL_STORE_DIR = Path(".local") / "mlflow"
 
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+"""Experiment tag the MLflow 3 UI reads to choose its layout (MLflow's server/js, not its Python API)."""
+MODEL_TRAINING_KIND = "custom_model_development"
+"""The kind whose UI opens on runs, metrics and models; without it MLflow 3 opens its GenAI overview."""
+
 
 def default_tracking_uri(root: str | Path) -> str:
     """Project-local SQLite tracking URI under ``root``."""
@@ -36,21 +41,25 @@ def resolve_tracking_uri(root: str | Path) -> str:
 
 
 def ensure_experiment(tracking_uri: str, root: str | Path) -> str:
-    """Create the product's experiment if missing and return its id.
+    """Create the product's experiment if missing, mark it as model training, return its id.
 
     With the local SQLite store the experiment gets an explicit artifact location under the
     project, so MLflow never falls back to a ``mlruns/`` folder in whatever directory a command
-    happens to run from.
+    happens to run from. An existing experiment (e.g. one ZenML created) gets the kind tag too.
     """
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is not None:
+        if experiment.tags.get(EXPERIMENT_KIND_TAG) != MODEL_TRAINING_KIND:
+            client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
         return experiment.experiment_id
     artifact_location = default_artifact_location(root) if tracking_uri.startswith("sqlite:") else None
     if tracking_uri.startswith("sqlite:"):
         Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    experiment_id = client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_location)
+    experiment_id = client.create_experiment(
+        EXPERIMENT_NAME, artifact_location=artifact_location, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND}
+    )
     logger.info("created MLflow experiment %s (%s)", EXPERIMENT_NAME, tracking_uri)
     return experiment_id

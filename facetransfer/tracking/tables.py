@@ -35,7 +35,10 @@ def table_1(segmenter_reports: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
                 "Paper accuracy": paper_accuracy,
             }
         )
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if not frame.empty:  # an integer column even where the paper has no value (unknown backbone)
+        frame["Paper parameters"] = frame["Paper parameters"].astype("Int64")
+    return frame
 
 
 def table_2(detector_reports: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -70,17 +73,10 @@ def table_2(detector_reports: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def to_markdown(frame: pd.DataFrame, *, float_format: str = "{:.4f}") -> str:
-    """Render a data frame as a GitHub markdown table (no extra dependency)."""
+def to_markdown(frame: pd.DataFrame, *, float_format: str = ".4f") -> str:
+    """Render a data frame as a markdown table (``DataFrame.to_markdown``, i.e. tabulate).
 
-    def cell(value: Any) -> str:
-        if isinstance(value, float):
-            return "n/a" if math.isnan(value) else float_format.format(value)
-        if isinstance(value, int):
-            return f"{value:,}"
-        return str(value)
-
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body]) + "\n"
+    Floats use ``float_format``, integers get thousands separators, missing values show as ``n/a``.
+    """
+    cells = frame.astype(object).where(frame.notna(), None)  # tabulate's missingval is for None
+    return str(cells.to_markdown(index=False, floatfmt=float_format, intfmt=",", missingval="n/a")) + "\n"

@@ -1,14 +1,14 @@
-"""Validation results: per-expectation outcomes, a JSON summary, an HTML report and the failure error."""
+"""Validation results: per-expectation outcomes, a JSON summary, GX's own results and the failure error."""
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from facetransfer.jsonable import to_jsonable
 
 
 class DataValidationError(Exception):
@@ -54,9 +54,9 @@ class ExpectationOutcome:
             "description": self.description,
             "table": self.table,
             "success": self.success,
-            "observed": _jsonable(self.observed),
+            "observed": to_jsonable(self.observed),
             "unexpected_count": self.unexpected_count,
-            "example_rows": [{k: _jsonable(v) for k, v in row.items()} for row in self.example_rows],
+            "example_rows": [{k: to_jsonable(v) for k, v in row.items()} for row in self.example_rows],
             "error": self.error,
         }
 
@@ -72,6 +72,8 @@ class ValidationResult:
         frame: the validated rows (without the quarantined ones).
         quarantine: rows removed by ``quarantine_instead_of_fail``, with the ``expectation`` that
             removed them (empty otherwise).
+        suite_results: per table, great-expectations' own result of the (last) validation:
+            what the Data Docs report renders (``facetransfer.validation.data_docs``).
     """
 
     suite: str
@@ -79,6 +81,7 @@ class ValidationResult:
     outcomes: list[ExpectationOutcome]
     frame: pd.DataFrame
     quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)
+    suite_results: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[ExpectationOutcome]:
@@ -123,70 +126,3 @@ class ValidationResult:
         """Raise ``DataValidationError`` if any expectation failed."""
         if not self.success:
             raise DataValidationError(self.failure_message(), self)
-
-    def to_html(self) -> str:
-        """A self-contained HTML report (summary, every expectation, failing example rows)."""
-        rows = []
-        for outcome in self.outcomes:
-            status = "passed" if outcome.success else "FAILED"
-            observed = "" if outcome.observed is None else html.escape(repr(_jsonable(outcome.observed)))
-            examples = _examples_table(outcome.example_rows) if outcome.example_rows else ""
-            rows.append(
-                f'<tr class="{"ok" if outcome.success else "bad"}"><td>{status}</td>'
-                f"<td><code>{html.escape(outcome.name)}</code></td><td>{html.escape(outcome.description)}</td>"
-                f"<td>{html.escape(outcome.table)}</td><td>{outcome.unexpected_count}</td><td>{observed}</td>"
-                f"<td>{html.escape(outcome.error or '')}{examples}</td></tr>"
-            )
-        verdict = "passed" if self.success else f"failed ({len(self.failed)} expectations)"
-        return (
-            "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>{self.suite} data validation</title><style>{_CSS}</style></head><body>"
-            f"<h1>{self.suite} data validation: {verdict}</h1>"
-            f"<p>{len(self.frame)} rows validated, {len(self.quarantine)} quarantined.</p>"
-            "<table><tr><th>status</th><th>expectation</th><th>checks</th><th>table</th>"
-            "<th>failing rows</th><th>observed</th><th>examples</th></tr>"
-            + "".join(rows)
-            + "</table></body></html>"
-        )
-
-    def write_html(self, path: str | Path) -> Path:
-        """Write ``to_html()`` to ``path``; return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_html(), encoding="utf-8")
-        return path
-
-
-_CSS = (
-    "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-    "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}"
-    "tr.ok td:first-child{color:#1a7f37}tr.bad td:first-child{color:#cf222e;font-weight:bold}"
-    "table table td{font-size:85%}"
-)
-
-
-def _examples_table(rows: list[dict[str, Any]]) -> str:
-    columns = list(rows[0])
-    header = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(_jsonable(row.get(c))))}</td>" for c in columns) + "</tr>"
-        for row in rows
-    )
-    return f"<table><tr>{header}</tr>{body}</table>"
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain Python value for JSON (numpy scalars → Python, NaN → None)."""
-    if value is None:
-        return None
-    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
-        value = value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from facetransfer.validation.bounds import ValidationBounds
@@ -22,25 +23,33 @@ logger = logging.getLogger(__name__)
 TableBuilder = Callable[[pd.DataFrame], dict[str, pd.DataFrame]]
 
 
-def run_expectations(
-    tables: dict[str, pd.DataFrame], specs: list[ExpectationSpec], *, example_rows: int = 5
-) -> tuple[list[ExpectationOutcome], dict[str, list[Any]]]:
-    """Evaluate ``specs`` on their tables.
-
-    Returns:
-        The outcomes (in ``specs`` order) and, per expectation name, the index labels of its
-        failing rows (row-level expectations only).
-    """
+def import_great_expectations() -> Any:
+    """The ``great_expectations`` module, with analytics off and its INFO chatter silenced."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     # Its INFO output (much of it logged while importing) is internal chatter.
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    import great_expectations as gx
+    import great_expectations
+
+    return great_expectations
+
+
+def run_expectations(
+    tables: dict[str, pd.DataFrame], specs: list[ExpectationSpec], *, example_rows: int = 5
+) -> tuple[list[ExpectationOutcome], dict[str, list[Any]], dict[str, Any]]:
+    """Evaluate ``specs`` on their tables.
+
+    Returns:
+        The outcomes (in ``specs`` order); per expectation name, the index labels of its failing
+        rows (row-level expectations only); per table, GX's own suite result (for Data Docs).
+    """
+    gx = import_great_expectations()
     import great_expectations.expectations as gxe
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     results: dict[str, Any] = {}
+    suite_results: dict[str, Any] = {}
     for table_name in dict.fromkeys(spec.table for spec in specs):
         suite = gx.ExpectationSuite(name=f"{table_name}_suite")
         for spec in specs:
@@ -54,7 +63,11 @@ def run_expectations(
         )
         batch = batch_definition.get_batch(batch_parameters={"dataframe": tables[table_name]})
         validation = batch.validate(suite, result_format="COMPLETE")
+        suite_results[table_name] = validation
         for item in validation.results:
+            if item.result and isinstance(item.result.get("observed_value"), np.generic):
+                # GX's Data Docs renderer rejects numpy scalars (e.g. a column mean under pandas 3).
+                item.result["observed_value"] = item.result["observed_value"].item()
             config = item.expectation_config
             if config is not None and config.meta:
                 results[config.meta["name"]] = item
@@ -64,7 +77,7 @@ def run_expectations(
         outcomes.append(outcome)
         if rows:
             failing_rows[spec.name] = rows
-    return outcomes, failing_rows
+    return outcomes, failing_rows, suite_results
 
 
 def _outcome(
@@ -107,10 +120,12 @@ def validate_tables(
     ``row`` column) and the remaining rows are validated again; aggregate expectations (ratios,
     shares, split coverage) cannot be fixed by removing rows and still fail.
     """
-    outcomes, failing = run_expectations(build_tables(frame), specs, example_rows=bounds.example_rows)
+    outcomes, failing, suite_results = run_expectations(
+        build_tables(frame), specs, example_rows=bounds.example_rows
+    )
     succeeded = all(outcome.success for outcome in outcomes)
     if succeeded or not bounds.quarantine_instead_of_fail:
-        return ValidationResult(suite_name, succeeded, outcomes, frame)
+        return ValidationResult(suite_name, succeeded, outcomes, frame, suite_results=suite_results)
     tables = build_tables(frame)
     removed: dict[Any, str] = {}
     for spec in specs:
@@ -126,6 +141,8 @@ def validate_tables(
     logger.warning(
         "quarantined %d rows that failed row-level expectations; validating the rest", len(removed)
     )
-    outcomes, _ = run_expectations(build_tables(remaining), specs, example_rows=bounds.example_rows)
+    outcomes, _, suite_results = run_expectations(
+        build_tables(remaining), specs, example_rows=bounds.example_rows
+    )
     succeeded = all(outcome.success for outcome in outcomes)
-    return ValidationResult(suite_name, succeeded, outcomes, remaining, quarantine)
+    return ValidationResult(suite_name, succeeded, outcomes, remaining, quarantine, suite_results)

@@ -24,13 +24,14 @@ def validate_detection_data(
 ]:
     """Check images, labels, class balance, per-generator/per-source counts and split leakage.
 
-    The HTML report is logged to MLflow and shown in the ZenML dashboard. A failed expectation
-    stops the run before any training, with each failed expectation named and example rows
-    (unless ``validation.quarantine_instead_of_fail``: then the failing rows are set aside).
+    The great-expectations Data Docs are logged to MLflow and shown in the ZenML dashboard. A
+    failed expectation stops the run before any training, with each failed expectation named and
+    example rows (unless ``validation.quarantine_instead_of_fail``: then the failing rows are set
+    aside).
 
     Raises:
         DataValidationError: an expectation failed.
     """
     result = validate_detection_manifest(manifest, validation)
-    publish_validation(result, "detection")
-    return result.frame, result.summary, HTMLString(result.to_html())
+    report = publish_validation(result, "detection")
+    return result.frame, result.summary, HTMLString(report)

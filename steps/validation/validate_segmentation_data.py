@@ -27,9 +27,10 @@ def validate_segmentation_data(
 ]:
     """Check masks (known colours, size = image size, face present, class shares) and images.
 
-    The HTML report is logged to MLflow and shown in the ZenML dashboard. A failed expectation
-    stops the run before any training, with each failed expectation named and example rows
-    (unless ``validation.quarantine_instead_of_fail``: then the failing rows are set aside).
+    The great-expectations Data Docs are logged to MLflow and shown in the ZenML dashboard. A
+    failed expectation stops the run before any training, with each failed expectation named and
+    example rows (unless ``validation.quarantine_instead_of_fail``: then the failing rows are set
+    aside).
 
     Raises:
         DataValidationError: an expectation failed.
@@ -40,5 +41,5 @@ def validate_segmentation_data(
         scheme=get_scheme(data.class_scheme),
         unknown_color_tolerances={s.name: s.unknown_color_tolerance for s in data.segmentation_sources},
     )
-    publish_validation(result, "segmentation")
-    return result.frame, result.summary, HTMLString(result.to_html())
+    report = publish_validation(result, "segmentation")
+    return result.frame, result.summary, HTMLString(report)

@@ -131,7 +131,9 @@ def test_identities_never_cross_splits_and_link_transitively() -> None:
     assert (frame.groupby("identity")["split"].nunique() == 1).all()
     assert frame.loc[200, "split"] == frame.loc[0, "split"]  # q is linked to p0 through the shared hash h0
     keys = group_keys(frame)
-    assert keys[200] == keys[0] == keys[3]
+    assert keys[200] == keys[0] == keys[3] == "identity:p0"  # the group's smallest member key
+    shuffled = frame.sample(frac=1, random_state=1)
+    assert group_keys(shuffled).sort_index().equals(keys)  # row order does not matter
     assert 0.5 < (frame["split"] == "train").mean() < 0.9
     assert not frame["split"].equals(assign_splits(frame, seed=1))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from facetransfer.validation import (
     validate_detection_manifest,
     validate_segmentation_data,
 )
+from facetransfer.validation.data_docs import build_data_docs
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +41,31 @@ def test_good_detection_manifest_passes_and_reports(detection: pd.DataFrame, tmp
     assert result.success, result.failure_message()
     assert len(result.outcomes) == 13 and not result.failed
     json.dumps(result.summary)
-    html = result.write_html(tmp_path / "report.html").read_text()
-    assert "real_fake_ratio_in_bounds" in html and "passed" in html
     result.raise_for_failure()
+
+
+def _text(page: Path) -> str:
+    """The words a reader sees on an HTML page (no styles, scripts or tags)."""
+    html = re.sub(r"<(style|script)\b.*?</\1>", " ", page.read_text(encoding="utf-8"), flags=re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_data_docs_show_every_table_and_the_failed_expectation(
+    detection: pd.DataFrame, tmp_path: Path
+) -> None:
+    bounds = ValidationBounds(min_images_per_generator=10_000)
+    result = validate_detection_manifest(detection, bounds)
+    index = build_data_docs(result, tmp_path / "site")
+    assert index == tmp_path / "site" / "index.html"
+    pages = {page.stem: _text(page) for page in (tmp_path / "site" / "validations").rglob("*.html")}
+    assert set(pages) == {"manifest", "splits"}
+    failed = next(o for o in result.outcomes if o.name == "generator_min_images")
+    passed = next(o for o in result.outcomes if o.name == "sha256_in_one_split")
+    assert "Status: Failed" in pages["manifest"] and failed.description in pages["manifest"]
+    assert "Status: Succeeded" in pages["splits"]
+    everything = _text(index)
+    assert failed.description in everything and passed.description in everything
+    assert "Unsuccessful Expectations 1 " in everything
 
 
 def _set(column: str, value: object, rows: slice = slice(0, 1)) -> Callable[[pd.DataFrame], pd.DataFrame]:

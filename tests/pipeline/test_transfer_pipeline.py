@@ -8,6 +8,7 @@ then a run whose data fails validation.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -65,9 +66,17 @@ def test_first_run_trains_logs_and_registers_a_champion(project: Project) -> Non
     } <= tables
     table_2 = client.download_artifacts(parent_id, "tables/table_2_detection.md")
     text = Path(table_2).read_text(encoding="utf-8")
-    assert "| MobileNetV3 Large | — |" in text and "| MobileNetV3 Large | All |" in text
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in text.splitlines()[2:]]
+    assert [row[:2] for row in rows] == [["MobileNetV3 Large", v] for v in ("—", "Last", "All")]
     validation = {a.path for a in client.list_artifacts(parent_id, "validation")}
-    assert "validation/detection_report.html" in validation
+    assert {
+        "validation/detection",
+        "validation/segmentation",
+        "validation/detection_summary.json",
+    } <= validation
+    report = Path(client.download_artifacts(parent_id, "validation/detection/index.html")).read_text()
+    words = " ".join(re.sub(r"<[^>]+>", " ", report).split())
+    assert "Status: Succeeded" in words and "Status: Failed" not in words  # GX Data Docs, every table
 
     champion = client.get_model_version_by_alias("deepfake-detector", "champion")
     assert champion.tags["promotion.decision"] == "promoted"

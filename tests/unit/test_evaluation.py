@@ -83,6 +83,18 @@ def test_max_f1_threshold_prefers_the_point_closest_to_one_half() -> None:
         choose_threshold(Y_TRUE, SCORES, rule="youden")
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_max_f1_threshold_reaches_the_best_f1_of_any_threshold(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, 60)
+    scores = rng.integers(0, 8, 60) / 7.0  # many tied scores
+    best = max(detection_metrics(labels, scores, t)["f1"] for t in np.unique(scores))
+    threshold = choose_threshold(labels, scores)
+    assert detection_metrics(labels, scores, threshold)["f1"] == pytest.approx(best)
+    with pytest.raises(ValueError, match="without fake"):
+        choose_threshold(np.zeros(4), [0.1, 0.2, 0.3, 0.4])
+
+
 def test_grouped_metrics_equal_per_group_computation() -> None:
     frame = pd.DataFrame(
         {

@@ -1,5 +1,6 @@
 """The retraining lock: a second holder is refused while the first runs, and a crash frees it."""
 
+import os
 import subprocess
 import sys
 
@@ -18,7 +19,7 @@ def test_second_process_is_refused_while_the_lock_is_held(tmp_path):
     with exclusive_lock(lock):
         busy = subprocess.run([sys.executable, "-c", probe, str(lock)], capture_output=True, text=True)
         assert busy.returncode == 3
-        assert "another run holds" in busy.stdout
+        assert f"another run holds {lock} (pid {os.getpid()})" in busy.stdout
     free = subprocess.run([sys.executable, "-c", probe, str(lock)], capture_output=True, text=True)
     assert free.returncode == 0
 
@@ -31,7 +32,7 @@ def test_lock_is_released_when_the_holder_dies(tmp_path):
     )
     subprocess.run([sys.executable, "-c", holder, str(lock)], check=False)
     with exclusive_lock(lock):
-        pass
+        assert lock.read_text() == str(os.getpid())
 
 
 def test_same_process_cannot_take_it_twice(tmp_path):

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from croniter import croniter
+from crontab import CronSlices
 
 from facetransfer.project.schedule import (
     ScheduledCommand,
@@ -38,7 +38,7 @@ def test_crontab_entry_runs_retrain_in_the_project_environment(tmp_path, command
     lines = crontab.read_text().splitlines()
     assert lines[:2] == ["MAILTO=ops", "15 1 * * * /usr/bin/backup"]
     entry = next(line for line in lines if line.startswith("0 3 * * * "))
-    assert croniter.is_valid(" ".join(entry.split()[:5]))
+    assert CronSlices.is_valid(" ".join(entry.split()[:5]))
     shell = entry.split(" ", 5)[5]
     words = shlex.split(shell)
     assert words[:2] == ["cd", str(command.root)]
@@ -47,6 +47,7 @@ def test_crontab_entry_runs_retrain_in_the_project_environment(tmp_path, command
     assert Path(executable).parent == Path(sys.executable).parent
     assert "ZENML_ANALYTICS_OPT_IN=false" in words
     assert "MLFLOW_TRACKING_URI=http://mlflow.example:5000" in words
+    assert words[-2:] == ["#", command.marker]  # the comment that finds the entry again
     assert block in crontab.read_text()
 
 
@@ -57,13 +58,13 @@ def test_reinstall_replaces_and_remove_removes_exactly_this_project(tmp_path, co
     install_crontab("0 3 * * *", command, crontab_file=crontab)
     install_crontab("30 2 * * 1", command, crontab_file=crontab)  # replaces, does not add
     text = crontab.read_text()
-    assert text.count(f"# BEGIN {command.marker}") == 1
+    assert text.count(command.marker) == 1
     assert "30 2 * * 1 " in text and "0 3 * * * " not in text
 
     assert remove_crontab(command, crontab_file=crontab)
     text = crontab.read_text()
     assert command.marker not in text
-    assert f"# BEGIN {other.marker}" in text and "0 4 * * * " in text
+    assert other.marker in text and "0 4 * * * " in text
     assert not remove_crontab(command, crontab_file=crontab)
 
 
@@ -85,11 +86,12 @@ def test_invalid_cron_is_refused(tmp_path, command, bad):
     ("cron", "calendar"),
     [
         ("0 3 * * *", "*-*-* 03:00:00"),
-        ("*/15 * * * *", "*-*-* *:00/15:00"),
-        ("30 2 1 */2 *", "*-01/2-01 02:30:00"),
-        ("0 6 * * 1-5", "Mon..Fri *-*-* 06:00:00"),
+        ("*/15 * * * *", "*-*-* *:00,15,30,45:00"),
+        ("30 2 1 */2 *", "*-01,03,05,07,09,11-01 02:30:00"),
+        ("0 6 * * 1-5", "Mon,Tue,Wed,Thu,Fri *-*-* 06:00:00"),
         ("5 4 * * 0,6", "Sun,Sat *-*-* 04:05:00"),
-        ("0 9-17/2 * * *", "*-*-* 09..17/2:00:00"),
+        ("0 9-17/2 * * *", "*-*-* 09,11,13,15,17:00:00"),
+        ("0 0 * * 7", "Sun *-*-* 00:00:00"),
     ],
 )
 def test_cron_translates_to_systemd_calendar(cron, calendar):
@@ -97,6 +99,12 @@ def test_cron_translates_to_systemd_calendar(cron, calendar):
     if shutil.which("systemd-analyze"):  # systemd's own parser agrees where it is installed
         checked = subprocess.run(["systemd-analyze", "calendar", calendar], capture_output=True, text=True)
         assert checked.returncode == 0, checked.stderr
+
+
+def test_cron_with_both_day_fields_is_refused_for_systemd():
+    # cron fires when either day field matches, systemd only when both do: no faithful translation.
+    with pytest.raises(ScheduleError, match="both day of month and day of week"):
+        cron_to_on_calendar("0 3 1 * 1")
 
 
 def test_systemd_timer_units_are_written_and_removed(tmp_path, command):
