@@ -24,6 +24,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from facetransfer.classes import ClassScheme, load_class_mask
+from facetransfer.data.image_checks import ensure_decodable_size
 from facetransfer.data.transforms import (
     Augmentation,
     build_detection_augmentation,
@@ -46,8 +47,11 @@ def read_rgb_image(path: str | Path, size: int) -> np.ndarray:
     mode), which makes 1024² CelebA-HQ/FFHQ images several times cheaper to read.
 
     Raises:
-        OSError: the file is missing or not a readable image (the message names it).
+        OSError: the file is missing or not a readable image (the message names it);
+            ``ImageTooLargeError`` when its header declares more pixels than the bomb guard allows
+            (checked before decoding).
     """
+    ensure_decodable_size(path)
     try:
         with Image.open(path) as image:
             image.draft("RGB", (size, size))

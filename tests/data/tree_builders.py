@@ -95,3 +95,30 @@ def make_artifact_folder(folder: Path, count: int, *, target: int, seed: int, si
     ]
     write_metadata(folder, [(f"images/{p.name}", target) for p in paths])
     return paths
+
+
+def write_blank_palette_png(path: Path, width: int, height: int) -> Path:
+    """A valid 1-bit palette PNG of ``width``×``height``, all black (Mut1ny background).
+
+    A few KB even at 20000×20000 (one bit per pixel, compressed row by row), yet decoding it as
+    an RGB mask takes gigabytes: the shape of a mask decompression bomb.
+    """
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        )
+
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
+    compressor = zlib.compressobj(9)
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 3, 0, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"PLTE", b"\x00\x00\x00")
+        + chunk(b"IDAT", data)
+        + chunk(b"IEND", b"")
+    )
+    return path

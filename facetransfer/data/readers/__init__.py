@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from facetransfer.classes import get_scheme
 from facetransfer.data.errors import SourceNotFoundError
@@ -71,10 +72,11 @@ def read_source(
     folder = config.resolve_path(root)
     if not folder.is_dir():
         raise SourceNotFoundError(f"source {config.name!r} ({config.format}): folder {folder} does not exist")
-    discovery = _discover_function(config.format)(
-        config, folder, derived_dir=Path(derived_dir) if derived_dir is not None else None
-    )
     inspector = inspector if inspector is not None else Inspector()
+    options: dict[str, Any] = {"derived_dir": Path(derived_dir) if derived_dir is not None else None}
+    if config.format == "celebamask_hq":  # the one reader that decodes files (part masks) itself
+        options["max_image_pixels"] = inspector.max_image_pixels
+    discovery = _discover_function(config.format)(config, folder, **options)
     identities, identity_report = _identities(config, discovery.candidates)
     rows, quarantine, inspection_report = inspect_candidates(
         discovery.candidates,

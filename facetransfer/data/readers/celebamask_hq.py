@@ -18,7 +18,9 @@ Mapping choices (the 19 CelebAMask-HQ classes onto the 14 of Mut1ny):
 
 The annotations are 512×512 while the images are 1024×1024: a merged mask is resized with
 nearest-neighbour interpolation to its image's size when the aspect ratios agree, and the pair is
-quarantined (``mask_size_mismatch``) when they do not.
+quarantined (``mask_size_mismatch``) when they do not. Part masks are checked from their headers
+first (pixel limit, same size for every part), so a part-mask bomb is quarantined
+(``image_too_large``) without being decoded.
 """
 
 from __future__ import annotations
@@ -31,7 +33,12 @@ import numpy as np
 
 from facetransfer.classes import ClassScheme, get_scheme
 from facetransfer.data.errors import SourceConfigError, SourceLayoutError
-from facetransfer.data.image_checks import pillow_bomb_guard_lifted
+from facetransfer.data.image_checks import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    pillow_bomb_guard_lifted,
+    pixel_limit_problem,
+    read_image_header,
+)
 from facetransfer.data.readers.paths import relative_posix
 from facetransfer.data.records import DiscoveryResult, ImageCandidate, QuarantineCheck, QuarantineEntry
 from facetransfer.data.sources import SourceConfig
@@ -82,13 +89,20 @@ def part_class_ids(scheme: ClassScheme) -> dict[str, int]:
     }
 
 
-def discover(config: SourceConfig, folder: Path, *, derived_dir: Path | None = None) -> DiscoveryResult:
+def discover(
+    config: SourceConfig,
+    folder: Path,
+    *,
+    derived_dir: Path | None = None,
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+) -> DiscoveryResult:
     """List CelebA-HQ images and write (or reuse) their merged class-id masks.
 
     Args:
         config: the source (``scheme`` selects the target class scheme).
         folder: the dataset folder holding ``CelebA-HQ-img`` and ``CelebAMask-HQ-mask-anno``.
         derived_dir: where merged masks are written; required.
+        max_image_pixels: part masks whose header declares more pixels are not decoded.
 
     Raises:
         SourceConfigError: ``derived_dir`` is ``None``.
@@ -125,7 +139,9 @@ def discover(config: SourceConfig, folder: Path, *, derived_dir: Path | None = N
             )
             continue
         mask_path = derived_dir / f"{index:05d}.png"
-        problem = _ensure_merged_mask(image_path, parts, mask_path, class_ids, result.report)
+        problem = _ensure_merged_mask(
+            image_path, parts, mask_path, class_ids, result.report, max_image_pixels
+        )
         if problem is not None:
             check, reason = problem
             result.quarantine.append(QuarantineEntry(str(image_path), config.name, check, reason))
@@ -154,7 +170,12 @@ def _index_parts(annotation_folder: Path) -> dict[int, dict[str, Path]]:
 
 
 def _ensure_merged_mask(
-    image_path: Path, parts: dict[str, Path], mask_path: Path, class_ids: dict[str, int], report: dict
+    image_path: Path,
+    parts: dict[str, Path],
+    mask_path: Path,
+    class_ids: dict[str, int],
+    report: dict,
+    max_image_pixels: int,
 ) -> tuple[QuarantineCheck, str] | None:
     """Write the merged mask unless an up-to-date one exists; return ``(check, reason)`` on a problem."""
     from PIL import Image
@@ -164,26 +185,24 @@ def _ensure_merged_mask(
         report["masks_reused"] += 1
         return None
     try:
-        with pillow_bomb_guard_lifted(), Image.open(image_path) as image:
-            image_size = image.size
-    except OSError:
+        image_size = (header := read_image_header(image_path)).width, header.height
+    except (OSError, SyntaxError, ValueError):
         return None  # the image check quarantines it with the precise reason; no mask is needed
+    ordered = [parts[part] for part in CELEBAMASK_TO_MUT1NY14 if part in parts]
+    problem = _check_part_headers(ordered, max_image_pixels)
+    if problem is not None:
+        return problem
     merged: np.ndarray | None = None
     for part in CELEBAMASK_TO_MUT1NY14:
         if part not in parts:
             continue
         try:
-            with Image.open(parts[part]) as part_image:
+            with pillow_bomb_guard_lifted(), Image.open(parts[part]) as part_image:  # size checked above
                 present = np.asarray(part_image.convert("L")) > 127
         except OSError as error:
             return QuarantineCheck.UNREADABLE_MASK, f"cannot read part mask {parts[part]}: {error}"
         if merged is None:
             merged = np.zeros(present.shape, dtype=np.uint8)
-        elif present.shape != merged.shape:
-            return QuarantineCheck.MASK_SIZE_MISMATCH, (
-                f"part mask {parts[part]} is {present.shape[1]}x{present.shape[0]}, "
-                f"earlier parts are {merged.shape[1]}x{merged.shape[0]}"
-            )
         merged[present] = class_ids[part]
     if merged is None:
         return QuarantineCheck.MISSING_PAIR, "no usable part masks"
@@ -202,4 +221,25 @@ def _ensure_merged_mask(
     mask.save(partial, format="PNG", compress_level=6)
     partial.replace(mask_path)
     report["masks_merged"] += 1
+    return None
+
+
+def _check_part_headers(paths: list[Path], max_image_pixels: int) -> tuple[QuarantineCheck, str] | None:
+    """From the headers alone: every part fits the pixel limit and all parts have one size."""
+    first: tuple[Path, int, int] | None = None
+    for path in paths:
+        try:
+            header = read_image_header(path)
+        except (OSError, SyntaxError, ValueError) as error:
+            return QuarantineCheck.UNREADABLE_MASK, f"cannot read part mask {path}: {error}"
+        problem = pixel_limit_problem(header, max_image_pixels)
+        if problem is not None:
+            return QuarantineCheck.IMAGE_TOO_LARGE, f"part mask {path} is {problem}"
+        if first is None:
+            first = (path, header.width, header.height)
+        elif (header.width, header.height) != first[1:]:
+            return QuarantineCheck.MASK_SIZE_MISMATCH, (
+                f"part mask {path} is {header.width}x{header.height}, "
+                f"part mask {first[0].name} is {first[1]}x{first[2]}"
+            )
     return None
