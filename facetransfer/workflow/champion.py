@@ -17,7 +17,11 @@ logger = logging.getLogger(__name__)
 
 
 def champion_version(model_name: str) -> Any | None:
-    """The registry version holding the ``champion`` alias, or ``None``."""
+    """The registry version holding the ``champion`` alias, or ``None`` when there is none.
+
+    Raises:
+        RegistryUnavailableError: the registry cannot be reached (never read as "no champion").
+    """
     from mlflow.tracking import MlflowClient
 
     return alias_version(MlflowClient(), model_name, CHAMPION)
