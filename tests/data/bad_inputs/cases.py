@@ -476,9 +476,16 @@ def _predict_registry_down(root: Path) -> Built:
     return Built(inputs=[_good_images(root)], tracking_uri=closed_port_uri())
 
 
-@case("no champion in the registry", "predict", refused("run the pipeline first"))
+@case("no such model in the registry", "predict", refused("run the pipeline first"))
 def _predict_no_champion(root: Path) -> Built:
-    return Built(inputs=[_good_images(root)], tracking_uri=f"sqlite:///{root / 'empty.db'}")
+    return Built(inputs=[_good_images(root)], options=["--model", "never-registered"])
+
+
+@case("truncated JPEG among good images, --strict", "predict", refused("1 of 3 images could not be scored"))
+def _predict_strict(root: Path) -> Built:
+    folder = _good_images(root)
+    write_truncated_jpeg(folder / "cut.jpg")
+    return Built(inputs=[folder], options=["--strict"])
 
 
 # (promotion cases, issue 12 item 8, go here with their entry point)

@@ -22,6 +22,7 @@ class Built:
             which holds a tiny champion detector).
         good: images that must still go through (manifest rows, files added, images scored).
         bounds: ``validation``: overrides of the corpus's small-data ``ValidationBounds``.
+        options: ``predict``/``status``: extra command-line options (``--strict``, ``--model``).
     """
 
     sources: list[dict[str, Any]] = field(default_factory=list)
@@ -29,6 +30,7 @@ class Built:
     tracking_uri: str | None = None
     good: int | None = None
     bounds: dict[str, Any] = field(default_factory=dict)
+    options: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -190,7 +190,9 @@ def _cli(arguments: list[str], tracking_uri: str) -> tuple[int, str, str]:
 def run_predict(built: Built, folder: Path, resources: Resources) -> Observation:
     """``facetransfer predict INPUTS`` against the corpus registry (or the case's)."""
     uri = built.tracking_uri or resources.registry_uri
-    code, stdout, output = _cli(["predict", *map(str, built.inputs), "--root", str(folder)], uri)
+    code, stdout, output = _cli(
+        ["predict", *map(str, built.inputs), "--root", str(folder), *built.options], uri
+    )
     if code != 0:
         return Observation(error=output)
     frame = pd.read_csv(io.StringIO(stdout))
@@ -204,7 +206,8 @@ def run_predict(built: Built, folder: Path, resources: Resources) -> Observation
 
 def run_status(built: Built, folder: Path, resources: Resources) -> Observation:
     """``facetransfer status`` against the corpus registry (or the case's)."""
-    code, _, output = _cli(["status", "--root", str(folder)], built.tracking_uri or resources.registry_uri)
+    uri = built.tracking_uri or resources.registry_uri
+    code, _, output = _cli(["status", "--root", str(folder), *built.options], uri)
     return Observation(error=output if code != 0 else None, report=output)
 
 
