@@ -44,6 +44,10 @@ def evaluate_champion(manifest: pd.DataFrame, *, model_name: str, batch_size: in
     Returns:
         ``{"exists": False, "new_generators": [...]}`` without a champion; otherwise its version,
         threshold, the generators it was trained and evaluated on, and the metrics.
+
+    Raises:
+        RegistryUnavailableError: the registry cannot be reached, so whether a champion exists is
+            unknown; the run stops here instead of promoting without a comparison.
     """
     version = champion_version(model_name)
     generators_new = new_generators(manifest, version)
