@@ -10,14 +10,14 @@ import logging
 
 import click
 
-from facetransfer.environment import quiet_third_party_telemetry
+from facetransfer.environment import apply_project_defaults
 
 
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
     """Face-segmentation transfer learning for detecting AI-generated faces."""
-    quiet_third_party_telemetry()
+    apply_project_defaults()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

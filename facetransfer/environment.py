@@ -15,6 +15,17 @@ TELEMETRY_OFF = {
 }
 """Variables that switch off telemetry and update checks of the stack's tools (no network here)."""
 
+MLFLOW_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+}
+"""Bounded retries for an MLflow tracking/registry server. MLflow's own defaults (7 retries,
+backoff factor 2, 120 s timeout) keep a command waiting ~4 minutes per request when the server is
+down; with these an unreachable server is reported after ~3 retries within seconds (a hung one
+after 4 × 15 s). A value the user has set is kept."""
+
 
 def quiet_third_party_telemetry() -> None:
     """Switch off telemetry and update checks unless the user set the variables otherwise."""
@@ -22,9 +33,26 @@ def quiet_third_party_telemetry() -> None:
         os.environ.setdefault(name, value)
 
 
+def bound_mlflow_retries() -> None:
+    """Default MLflow's HTTP retries and timeout to ``MLFLOW_HTTP_DEFAULTS`` unless the user set them."""
+    for name, value in MLFLOW_HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+def apply_project_defaults() -> None:
+    """What every entry point sets first: telemetry off and bounded MLflow retries."""
+    quiet_third_party_telemetry()
+    bound_mlflow_retries()
+
+
 def shell_exports() -> str:
-    """``export`` lines for the variables above, for the project's shell scripts."""
-    return "\n".join(f"export {name}={value}" for name, value in TELEMETRY_OFF.items())
+    """``export`` lines for the variables above, for the project's shell scripts.
+
+    Telemetry is switched off unconditionally; the MLflow retry bounds keep a value already set.
+    """
+    lines = [f"export {name}={value}" for name, value in TELEMETRY_OFF.items()]
+    lines += [f'export {name}="${{{name}:-{value}}}"' for name, value in MLFLOW_HTTP_DEFAULTS.items()]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,13 @@ values are kept) or a plain folder of images (copied under ``images/`` with thei
 paths). Every image is decoded before it is copied; bad ones are reported and left out. The
 copy is written to a hidden staging folder and renamed into place, so an interrupted run never
 leaves a half-copied generator behind.
+
+Nothing is relabelled: an ArtiFact row whose ``target`` marks its image real (0) is left out
+(``target_mismatch``) and listed with its line, exactly as ingestion would quarantine it. A
+symbolic link whose target lies outside the source folder is left out too
+(``path_escapes_root``): the copy would otherwise pull files from anywhere on the machine into
+the versioned data. (Ingestion follows links, because DVC's ``symlink`` cache mode makes every
+tracked file a link into ``.dvc/cache``; the incoming folder of ``add-generator`` is not DVC's.)
 """
 
 from __future__ import annotations
@@ -23,15 +30,17 @@ from pathlib import Path
 
 from facetransfer.data.demo.options import DETECTION_FOLDER
 from facetransfer.data.errors import GeneratorExistsError, SourceLayoutError
+from facetransfer.data.file_names import printable_path
 from facetransfer.data.image_checks import DEFAULT_MAX_IMAGE_PIXELS
 from facetransfer.data.inspection import Inspector
 from facetransfer.data.readers import artifact, folder
-from facetransfer.data.records import QuarantineEntry
+from facetransfer.data.records import ImageCandidate, QuarantineCheck, QuarantineEntry
 from facetransfer.data.sources import ARTIFACT_REAL_SOURCES, SourceConfig
 
 logger = logging.getLogger(__name__)
 
 _GENERATOR_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_REFUSAL_EXAMPLES = 10
 
 
 @dataclass
@@ -67,7 +76,8 @@ class AddGeneratorReport:
             f"data hash: {self.old_md5 or '(none)'} -> {self.new_md5}" + (" (pushed)" if self.pushed else ""),
         ]
         lines += [
-            f"  left out {entry.path}: {entry.check.value}: {entry.reason}" for entry in self.quarantined
+            f"  left out {printable_path(entry.path)}: {entry.check.value}: {printable_path(entry.reason)}"
+            for entry in self.quarantined
         ]
         return "\n".join(lines)
 
@@ -123,9 +133,7 @@ def add_generator(
     _copy_valid_images(name, src, staging, category, max_image_pixels, report)
     if report.files_added == 0:
         shutil.rmtree(staging, ignore_errors=True)
-        raise SourceLayoutError(
-            f"no valid image in {src}; nothing added ({len(report.quarantined)} rejected)"
-        )
+        raise SourceLayoutError(_refusal(src, report.quarantined))
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)
@@ -152,15 +160,22 @@ def _copy_valid_images(
     config = SourceConfig(
         name=name, format="artifact" if is_artifact else "folder", path=str(src), role="fake"
     )
-    discovery = (artifact if is_artifact else folder).discover(config, Path(os.path.normpath(src.absolute())))
+    root = Path(os.path.normpath(src.absolute()))
+    discovery = (artifact if is_artifact else folder).discover(config, root)
     report.quarantined.extend(discovery.quarantine)
+    if any(entry.check is QuarantineCheck.TARGET_MISMATCH for entry in discovery.quarantine):
+        logger.warning("%s: rows marked real in %s are left out, not relabelled", src, artifact.METADATA_FILE)
     inspector = Inspector(max_image_pixels=max_image_pixels)
     rows: list[tuple[str, int, str]] = []
     for candidate in discovery.candidates:
+        escape = _link_escape(candidate, root, name)
+        if escape is not None:
+            report.quarantined.append(escape)
+            continue
         facts = inspector.image_facts(candidate.path)
         if facts.check is not None:
             report.quarantined.append(
-                QuarantineEntry(str(candidate.path), name, facts.check, facts.problem or "")
+                QuarantineEntry(printable_path(candidate.path), name, facts.check, facts.problem or "")
             )
             continue
         relative = candidate.relative_path if is_artifact else f"images/{candidate.relative_path}"
@@ -172,3 +187,29 @@ def _copy_valid_images(
         report.bytes_added += facts.size_bytes
     if rows:
         artifact.write_metadata(staging, rows)
+
+
+def _link_escape(candidate: ImageCandidate, root: Path, name: str) -> QuarantineEntry | None:
+    """A quarantine entry when ``candidate`` resolves (through symbolic links) outside ``root``."""
+    real_root = os.path.realpath(root)
+    target = os.path.realpath(candidate.path)
+    if target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep):
+        return None
+    return QuarantineEntry(
+        printable_path(candidate.path),
+        name,
+        QuarantineCheck.PATH_ESCAPES_ROOT,
+        f"symbolic link to {printable_path(target)}, outside {root}; copy the file itself into the folder",
+    )
+
+
+def _refusal(src: Path, rejected: list[QuarantineEntry]) -> str:
+    """Why nothing was added, listing the rejected files (the first ``_REFUSAL_EXAMPLES``)."""
+    lines = [f"no valid image in {src}; nothing added ({len(rejected)} rejected)"]
+    lines += [
+        f"  {printable_path(entry.path)}: {entry.check.value}: {printable_path(entry.reason)}"
+        for entry in rejected[:_REFUSAL_EXAMPLES]
+    ]
+    if len(rejected) > _REFUSAL_EXAMPLES:
+        lines.append(f"  ... and {len(rejected) - _REFUSAL_EXAMPLES} more")
+    return "\n".join(lines)

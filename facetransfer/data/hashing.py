@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
+from facetransfer.data.file_names import is_utf8_path, printable_path
 from facetransfer.data.image_checks import FileFacts
 from facetransfer.data.records import QuarantineCheck
 
@@ -37,7 +38,9 @@ class FileFactCache:
     ``kind`` separates facts of different inspections of the same file (``"image"``, or
     ``"mask:<encoding>:<scheme>"``), so a change of class scheme re-inspects the masks.
     ``prefetch`` loads the entries of many files in a few queries, which is what makes a
-    re-ingest of a few hundred thousand files take seconds.
+    re-ingest of a few hundred thousand files take seconds. Paths are stored as UTF-8 text: a
+    file whose name is not valid UTF-8 is skipped by ``prefetch`` and refused by ``get``/``put``
+    with an error naming it (callers quarantine such files before asking the cache).
 
     Use as a context manager or call ``close()``; writes are committed on close.
 
@@ -67,7 +70,7 @@ class FileFactCache:
 
     def prefetch(self, paths: Iterable[str | Path], kind: str) -> None:
         """Load the cached entries of ``paths`` for ``kind`` into memory (a few large queries)."""
-        keys = [str(path) for path in paths]
+        keys = [str(path) for path in paths if is_utf8_path(path)]
         for start in range(0, len(keys), _PREFETCH_CHUNK):
             chunk = keys[start : start + _PREFETCH_CHUNK]
             placeholders = ",".join("?" * len(chunk))
@@ -79,7 +82,7 @@ class FileFactCache:
 
     def get(self, path: str | Path, kind: str, size: int, mtime_ns: int) -> FileFacts | None:
         """Cached facts of ``path`` if recorded for the same size and modification time."""
-        key = (str(path), kind)
+        key = (_key(path), kind)
         row = self._prefetched.pop(key, None)
         if row is None:
             found = self._connection.execute(
@@ -94,7 +97,7 @@ class FileFactCache:
 
     def put(self, path: str | Path, kind: str, size: int, mtime_ns: int, facts: FileFacts) -> None:
         """Record ``facts`` for ``path`` at the given size and modification time."""
-        values = (str(path), kind, size, mtime_ns, *_facts_to_row(facts))
+        values = (_key(path), kind, size, mtime_ns, *_facts_to_row(facts))
         self._connection.execute(
             f"INSERT OR REPLACE INTO facts VALUES ({','.join('?' * len(values))})", values
         )
@@ -111,6 +114,15 @@ class FileFactCache:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _key(path: str | Path) -> str:
+    if not is_utf8_path(path):
+        raise ValueError(
+            f"file name {printable_path(path)!r} is not valid UTF-8 and cannot be a cache key; "
+            "quarantine or rename the file"
+        )
+    return str(path)
 
 
 def _facts_to_row(facts: FileFacts) -> tuple:

@@ -1,12 +1,15 @@
 """Inspect one image or mask file: hash its bytes, decode it fully and report what is wrong with it.
 
-Nothing here raises for bad content: a corrupt, truncated, non-image or oversized file yields a
-``FileFacts`` whose ``check``/``problem`` say why, so that the caller can quarantine it and go on.
+The ``inspect_*`` functions never raise for bad content: a corrupt, truncated, non-image or
+oversized file yields a ``FileFacts`` whose ``check``/``problem`` say why, so that the caller can
+quarantine it and go on.
 
 The decompression-bomb guard is applied per call with the caller's ``max_image_pixels``: the size
-in the image header is compared before any pixel is decoded. Pillow's own process-wide guard
-(``Image.MAX_IMAGE_PIXELS``) is lifted only for the duration of the header read, because it would
-otherwise raise for images our per-call limit allows, and restored afterwards.
+in the header of every image and mask is compared before any pixel is decoded
+(``read_image_header`` + ``pixel_limit_problem``; ``ensure_decodable_size`` is the same check for
+code that decodes files no ingestion has seen, such as ``predict``). Pillow's own process-wide
+guard (``Image.MAX_IMAGE_PIXELS``) is lifted only while a file checked against our limit is read,
+because it would otherwise raise for images our per-call limit allows, and restored afterwards.
 """
 
 from __future__ import annotations
@@ -75,6 +78,80 @@ def pillow_bomb_guard_lifted() -> Iterator[None]:
             Image.MAX_IMAGE_PIXELS = previous
 
 
+class ImageTooLargeError(OSError):
+    """An image's header declares more pixels than the decompression-bomb limit (nothing was decoded)."""
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image file's header says, read without decoding a pixel."""
+
+    width: int
+    height: int
+    mode: str
+    format: str | None
+
+    @property
+    def pixels(self) -> int:
+        """Width × height."""
+        return self.width * self.height
+
+
+def read_image_header(source: str | Path | bytes) -> ImageHeader:
+    """Size, mode and format of an image from its header only; no pixel is decoded.
+
+    Pillow's own bomb guard is lifted for the header read only (it would raise for sizes the
+    caller's limit allows); compare ``pixels`` with the limit before decoding anything.
+
+    Args:
+        source: a file path or the file's bytes.
+
+    Raises:
+        PIL.UnidentifiedImageError: not a readable image format (an ``OSError``).
+        OSError, SyntaxError, ValueError: a damaged header.
+    """
+    from PIL import Image
+
+    with (
+        pillow_bomb_guard_lifted(),
+        Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image,
+    ):
+        width, height = image.size
+        return ImageHeader(width, height, image.mode, image.format)
+
+
+def pixel_limit_problem(header: ImageHeader, max_image_pixels: int) -> str | None:
+    """Why an image of ``header``'s size must not be decoded, or ``None`` when it fits the limit."""
+    if header.pixels <= max_image_pixels:
+        return None
+    return (
+        f"{header.width}x{header.height} = {header.pixels} pixels exceeds the limit of {max_image_pixels} "
+        "(decompression-bomb guard; raise max_image_pixels if the image is legitimate)"
+    )
+
+
+def ensure_decodable_size(
+    path: str | Path, *, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+) -> ImageHeader:
+    """Read ``path``'s header and refuse, before any decoding, an image over the pixel limit.
+
+    Call this before decoding an image that no ingestion has checked (``predict``, loaders).
+
+    Raises:
+        ImageTooLargeError: the header declares more than ``max_image_pixels`` pixels (the
+            message names the file and its size).
+        OSError: the file is missing or its header is not a readable image (names the file).
+    """
+    try:
+        header = read_image_header(path)
+    except (OSError, SyntaxError, ValueError) as error:
+        raise OSError(f"cannot read image {path}: {error}") from error
+    problem = pixel_limit_problem(header, max_image_pixels)
+    if problem is not None:
+        raise ImageTooLargeError(f"image {path} is {problem}")
+    return header
+
+
 def _classify_decode_error(error: Exception) -> QuarantineCheck:
     message = str(error).lower()
     if "truncated" in message or "premature end" in message or "broken data stream" in message:
@@ -98,9 +175,7 @@ def inspect_image_bytes(data: bytes, *, max_image_pixels: int = DEFAULT_MAX_IMAG
     digest = sha256_of_bytes(data)
     size = len(data)
     try:
-        with pillow_bomb_guard_lifted(), Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            mode, image_format = image.mode, image.format
+        header = read_image_header(data)
     except UnidentifiedImageError:
         return FileFacts(
             digest, size, check=QuarantineCheck.NOT_AN_IMAGE, problem="not a readable image format"
@@ -109,18 +184,11 @@ def inspect_image_bytes(data: bytes, *, max_image_pixels: int = DEFAULT_MAX_IMAG
         return FileFacts(
             digest, size, check=_classify_decode_error(error), problem=f"cannot read image header: {error}"
         )
-    if width * height > max_image_pixels:
+    width, height, mode, image_format = header.width, header.height, header.mode, header.format
+    problem = pixel_limit_problem(header, max_image_pixels)
+    if problem is not None:
         return FileFacts(
-            digest,
-            size,
-            width,
-            height,
-            mode,
-            check=QuarantineCheck.IMAGE_TOO_LARGE,
-            problem=(
-                f"{width}x{height} = {width * height} pixels exceeds the limit of {max_image_pixels} "
-                "(decompression-bomb guard; raise max_image_pixels if the image is legitimate)"
-            ),
+            digest, size, width, height, mode, check=QuarantineCheck.IMAGE_TOO_LARGE, problem=problem
         )
     try:
         if image_format == "PNG":
@@ -151,25 +219,46 @@ def inspect_image_file(path: Path, *, max_image_pixels: int = DEFAULT_MAX_IMAGE_
     return inspect_image_bytes(data, max_image_pixels=max_image_pixels)
 
 
-def inspect_mask_file(path: Path, *, encoding: str, scheme: ClassScheme) -> FileFacts:
+def inspect_mask_file(
+    path: Path,
+    *,
+    encoding: str,
+    scheme: ClassScheme,
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    expected_size: tuple[int, int] | None = None,
+) -> FileFacts:
     """Hash a mask file and decode it with ``scheme``, counting pixels outside the scheme.
+
+    The header is read first: a mask over ``max_image_pixels`` is reported ``image_too_large``
+    and a mask whose size differs from ``expected_size`` (its image's) is not decoded at all
+    (``decoded`` False; the caller reports the mismatch), so a small file declaring a huge mask
+    costs a header read, not gigabytes.
 
     Args:
         path: the mask PNG.
         encoding: ``"color"`` (RGB palette, Mut1ny) or ``"index"`` (class ids).
         scheme: the class scheme the mask follows.
+        max_image_pixels: decompression-bomb limit.
+        expected_size: ``(width, height)`` of the mask's image, when known.
 
     Returns:
-        The facts; ``check`` is ``unreadable_mask`` when the file cannot be decoded. Unknown
-        colours are counted in ``unknown_pixels``, not judged here: the tolerance is the caller's.
+        The facts; ``check`` is ``unreadable_mask`` when the file cannot be decoded and
+        ``image_too_large`` over the limit. Unknown colours are counted in ``unknown_pixels``,
+        not judged here: the tolerance is the caller's.
     """
     try:
         data = path.read_bytes()
-        digest = sha256_of_bytes(data)
+    except OSError as error:
+        return FileFacts("", 0, check=QuarantineCheck.UNREADABLE_MASK, problem=str(error))
+    digest = sha256_of_bytes(data)
+    judged = _mask_header_facts(data, digest, max_image_pixels, expected_size)
+    if judged is not None:
+        return judged
+    try:
         with pillow_bomb_guard_lifted():
             decoded = load_class_mask(path, encoding=encoding, scheme=scheme, data=data)
     except OSError as error:
-        return FileFacts("", 0, check=QuarantineCheck.UNREADABLE_MASK, problem=str(error))
+        return FileFacts(digest, len(data), check=QuarantineCheck.UNREADABLE_MASK, problem=str(error))
     height, width = decoded.class_ids.shape
     first = None
     if decoded.first_unknown is not None:
@@ -185,3 +274,24 @@ def inspect_mask_file(path: Path, *, encoding: str, scheme: ClassScheme) -> File
         unknown_pixels=decoded.unknown_pixels,
         first_unknown=first,
     )
+
+
+def _mask_header_facts(
+    data: bytes, digest: str, max_image_pixels: int, expected_size: tuple[int, int] | None
+) -> FileFacts | None:
+    """Facts of a mask that its header alone settles (unreadable, too large, other size), else ``None``."""
+    try:
+        header = read_image_header(data)
+    except (OSError, SyntaxError, ValueError) as error:
+        return FileFacts(
+            digest, len(data), check=QuarantineCheck.UNREADABLE_MASK, problem=f"cannot read header: {error}"
+        )
+    problem = pixel_limit_problem(header, max_image_pixels)
+    if problem is not None:
+        too_large = QuarantineCheck.IMAGE_TOO_LARGE
+        return FileFacts(
+            digest, len(data), header.width, header.height, "mask", check=too_large, problem=problem
+        )
+    if expected_size is not None and (header.width, header.height) != tuple(expected_size):
+        return FileFacts(digest, len(data), header.width, header.height, "mask")
+    return None

@@ -26,7 +26,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from facetransfer.data.image_checks import DEFAULT_MAX_IMAGE_PIXELS, pillow_bomb_guard_lifted
+from facetransfer.data import image_checks
+from facetransfer.data.image_checks import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    ImageHeader,
+    pillow_bomb_guard_lifted,
+    pixel_limit_problem,
+)
 
 SIXTEEN_BIT_GRAY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa", "RGBX")
@@ -48,7 +54,7 @@ class UnsupportedImageModeError(ImageDecodeError):
     """The image's mode has no faithful conversion to 8-bit RGB."""
 
 
-class ImageTooLargeError(ImageDecodeError):
+class ImageTooLargeError(ImageDecodeError, image_checks.ImageTooLargeError):
     """The header declares more pixels than the configured limit (decompression-bomb guard)."""
 
 
@@ -108,12 +114,9 @@ def decode_rgb(
             pillow_bomb_guard_lifted(),
             Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image,
         ):
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageTooLargeError(
-                    f"{name}: {width}x{height} = {width * height} pixels exceeds the limit of "
-                    f"{max_pixels} (decompression-bomb guard)"
-                )
+            problem = pixel_limit_problem(ImageHeader(*image.size, image.mode, image.format), max_pixels)
+            if problem is not None:
+                raise ImageTooLargeError(f"image {name} is {problem}")
             if draft_size is not None and image.format == "JPEG":
                 image.draft("RGB", (draft_size, draft_size))
             image.load()

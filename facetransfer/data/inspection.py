@@ -4,6 +4,10 @@
 tree reads no file; ``hashed_files`` counts the files actually read (the re-ingest test asserts it
 is zero). Decisions that depend on the call's settings (pixel limit, unknown-colour tolerance) are
 taken from the cached facts each time, so changing a setting never needs a cache flush.
+
+Headers come before pixels: an image or mask over the pixel limit, and a mask whose size differs
+from its image's, are judged from the header and never decoded. A file whose name is not valid
+UTF-8 is quarantined (``invalid_file_name``) before anything, the cache included, sees its path.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from tqdm import tqdm
 
 from facetransfer.classes import MASK_ENCODINGS, ClassScheme
+from facetransfer.data.file_names import invalid_name_problem, is_utf8_path, printable_path
 from facetransfer.data.hashing import FileFactCache
 from facetransfer.data.image_checks import (
     DEFAULT_MAX_IMAGE_PIXELS,
@@ -48,20 +53,44 @@ class Inspector:
         self.hashed_files = 0
 
     def image_facts(self, path: Path) -> FileFacts:
-        """Facts of an image, read from disk only when the cache has none for its size and mtime."""
-        return self._facts(
-            path, "image", lambda: inspect_image_file(path, max_image_pixels=self.max_image_pixels)
+        """Facts of an image, read from disk only when the cache has none for its size and mtime.
+
+        The one image-mode policy applies here (``facetransfer.data.images``): a mode with no
+        faithful conversion to RGB is ``unsupported_mode``, for ingestion and add-generator alike.
+        """
+        return _with_mode_policy(
+            self._facts(
+                path, "image", lambda: inspect_image_file(path, max_image_pixels=self.max_image_pixels)
+            )
         )
 
-    def mask_facts(self, path: Path, *, encoding: str, scheme: ClassScheme) -> FileFacts:
-        """Facts of a mask decoded with ``scheme`` (cached per encoding and scheme)."""
+    def mask_facts(
+        self, path: Path, *, encoding: str, scheme: ClassScheme, expected_size: tuple[int, int] | None = None
+    ) -> FileFacts:
+        """Facts of a mask decoded with ``scheme`` (cached per encoding and scheme).
+
+        A mask whose header size differs from ``expected_size`` (its image's) is not decoded:
+        its facts then hold the header size only (``decoded`` False).
+        """
         return self._facts(
             path,
             mask_kind(encoding, scheme),
-            lambda: inspect_mask_file(path, encoding=encoding, scheme=scheme),
+            lambda: inspect_mask_file(
+                path,
+                encoding=encoding,
+                scheme=scheme,
+                max_image_pixels=self.max_image_pixels,
+                expected_size=expected_size,
+            ),
+            expected_size=expected_size,
         )
 
-    def _facts(self, path: Path, kind: str, inspect: Any) -> FileFacts:
+    def _facts(
+        self, path: Path, kind: str, inspect: Any, *, expected_size: tuple[int, int] | None = None
+    ) -> FileFacts:
+        problem = invalid_name_problem(path)
+        if problem is not None:
+            return FileFacts("", 0, check=QuarantineCheck.INVALID_FILE_NAME, problem=problem)
         try:
             stat = path.stat()
         except OSError as error:
@@ -69,17 +98,20 @@ class Inspector:
                 "", 0, check=QuarantineCheck.UNREADABLE_FILE, problem=f"cannot stat file: {error}"
             )
         cached = self.cache.get(path, kind, stat.st_size, stat.st_mtime_ns)
-        if cached is not None and self._still_valid(cached):
+        if cached is not None and self._still_valid(cached, expected_size):
             return self._apply_pixel_limit(cached)
         facts = inspect()
         self.hashed_files += 1
         self.cache.put(path, kind, stat.st_size, stat.st_mtime_ns, facts)
         return facts
 
-    def _still_valid(self, facts: FileFacts) -> bool:
+    def _still_valid(self, facts: FileFacts, expected_size: tuple[int, int] | None) -> bool:
         # An image skipped as too large under a smaller limit must be decoded now if it fits.
         if facts.check is QuarantineCheck.IMAGE_TOO_LARGE:
             return facts.width * facts.height > self.max_image_pixels
+        # A mask read only up to its header (its image's size differed) is decoded once it matches.
+        if facts.check is None and not facts.decoded and expected_size is not None:
+            return (facts.width, facts.height) != tuple(expected_size)
         return True
 
     def _apply_pixel_limit(self, facts: FileFacts) -> FileFacts:
@@ -118,19 +150,15 @@ def inspect_candidates(
     quarantine: list[QuarantineEntry] = []
     tolerated: list[dict[str, Any]] = []
     candidates = list(candidates)
-    inspector.cache.prefetch((c.path for c in candidates), "image")
-    if scheme is not None:
-        for encoding in MASK_ENCODINGS:
-            masks = [
-                c.mask_path for c in candidates if c.mask_path is not None and c.mask_encoding == encoding
-            ]
-            inspector.cache.prefetch(masks, mask_kind(encoding, scheme))
+    _prefetch(inspector, candidates, scheme)
     # tqdm shows progress on a terminal only (disable=None), so logs and tests stay clean.
     for candidate in tqdm(candidates, desc=f"checking {dataset}", unit="image", disable=None, leave=False):
-        facts = _with_mode_policy(inspector.image_facts(candidate.path))
+        facts = inspector.image_facts(candidate.path)
         if facts.check is not None:
             quarantine.append(
-                QuarantineEntry(str(candidate.path), candidate.source, facts.check, facts.problem or "")
+                QuarantineEntry(
+                    printable_path(candidate.path), candidate.source, facts.check, facts.problem or ""
+                )
             )
             continue
         mask_facts = None
@@ -176,17 +204,39 @@ def _with_mode_policy(facts: FileFacts) -> FileFacts:
     )
 
 
+def _prefetch(inspector: Inspector, candidates: list[ImageCandidate], scheme: ClassScheme | None) -> None:
+    """Load the cached facts of every image and mask in a few queries (names that are not UTF-8 skipped)."""
+    inspector.cache.prefetch((c.path for c in candidates if is_utf8_path(c.path)), "image")
+    if scheme is None:
+        return
+    for encoding in MASK_ENCODINGS:
+        masks = [
+            c.mask_path
+            for c in candidates
+            if c.mask_path is not None and c.mask_encoding == encoding and is_utf8_path(c.mask_path)
+        ]
+        inspector.cache.prefetch(masks, mask_kind(encoding, scheme))
+
+
 def _check_mask(
     candidate: ImageCandidate, image: FileFacts, inspector: Inspector, scheme: ClassScheme, tolerance: int
 ) -> tuple[FileFacts, QuarantineEntry | None]:
     assert candidate.mask_path is not None and candidate.mask_encoding is not None
-    mask = inspector.mask_facts(candidate.mask_path, encoding=candidate.mask_encoding, scheme=scheme)
+    mask = inspector.mask_facts(
+        candidate.mask_path,
+        encoding=candidate.mask_encoding,
+        scheme=scheme,
+        expected_size=(image.width, image.height),
+    )
 
     def entry(check: QuarantineCheck, reason: str) -> QuarantineEntry:
-        return QuarantineEntry(str(candidate.path), candidate.source, check, reason)
+        return QuarantineEntry(printable_path(candidate.path), candidate.source, check, reason)
 
     if mask.check is not None:
-        return mask, entry(QuarantineCheck.UNREADABLE_MASK, f"mask {candidate.mask_path}: {mask.problem}")
+        # Size and name problems keep their own code; any other problem means the mask is unreadable.
+        kept = (QuarantineCheck.IMAGE_TOO_LARGE, QuarantineCheck.INVALID_FILE_NAME)
+        check = mask.check if mask.check in kept else QuarantineCheck.UNREADABLE_MASK
+        return mask, entry(check, f"mask {printable_path(candidate.mask_path)}: {mask.problem}")
     if (mask.width, mask.height) != (image.width, image.height):
         return mask, entry(
             QuarantineCheck.MASK_SIZE_MISMATCH,

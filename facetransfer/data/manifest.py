@@ -28,13 +28,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from facetransfer.data.errors import SourceConfigError, SourceNotFoundError
+from facetransfer.data.file_names import printable_path
 from facetransfer.data.hashing import FileFactCache, data_fingerprint, source_fingerprints
 from facetransfer.data.image_checks import DEFAULT_MAX_IMAGE_PIXELS
 from facetransfer.data.inspection import Inspector
@@ -168,13 +169,20 @@ def build_manifest(
         frame.loc[:, list(MANIFEST_COLUMNS)].sort_values(["source", "path"], ignore_index=True)
     )
     quarantine_frame = normalise_manifest_dtypes(
-        pd.DataFrame(
-            [{**asdict(entry), "check": entry.check.value} for entry in quarantine],
-            columns=list(QUARANTINE_COLUMNS),
-        )
+        pd.DataFrame([_quarantine_record(entry) for entry in quarantine], columns=list(QUARANTINE_COLUMNS))
     )
     report = _report(manifest, quarantine_frame, len(conflicts), hashing, source_reports, ratios, seed)
     return ManifestResult(manifest=manifest, quarantine=quarantine_frame, report=report)
+
+
+def _quarantine_record(entry: QuarantineEntry) -> dict[str, str]:
+    # A name that is not UTF-8 (a folder, a file) is shown byte-escaped: parquet and JSON need UTF-8.
+    return {
+        "path": printable_path(entry.path),
+        "source": printable_path(entry.source),
+        "check": entry.check.value,
+        "reason": printable_path(entry.reason),
+    }
 
 
 def _check_sources_exist(configs: list[SourceConfig], root: str | Path) -> None:

@@ -26,6 +26,8 @@ class QuarantineCheck(StrEnum):
     UNREADABLE_MASK = "unreadable_mask"
     EMPTY_SOURCE = "empty_source"
     LABEL_CONFLICT = "label_conflict"
+    TARGET_MISMATCH = "target_mismatch"
+    INVALID_FILE_NAME = "invalid_file_name"
 
 
 @dataclass(frozen=True)

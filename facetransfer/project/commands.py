@@ -33,16 +33,28 @@ def setup_command(root: Path, dvc_remote: str | None) -> None:
 @ROOT_OPTION
 @click.option("--model", "model_name", default=DETECTOR_MODEL, show_default=True)
 def status_command(root: Path, model_name: str) -> None:
-    """Show the champion and challenger detectors and where to look at runs."""
+    """Show the champion and challenger detectors and where to look at runs.
+
+    Exits non-zero, naming the registry URI, when the registry cannot be reached.
+    """
     from mlflow.tracking import MlflowClient
 
-    from facetransfer.tracking.registry import CHALLENGER, CHAMPION, alias_version, json_tag
+    from facetransfer.tracking.registry import (
+        CHALLENGER,
+        CHAMPION,
+        RegistryUnavailableError,
+        alias_version,
+        json_tag,
+    )
     from facetransfer.tracking.store import resolve_tracking_uri
 
     uri = resolve_tracking_uri(root.resolve())
     client = MlflowClient(tracking_uri=uri)
     for alias in (CHAMPION, CHALLENGER):
-        version = alias_version(client, model_name, alias)
+        try:
+            version = alias_version(client, model_name, alias)
+        except RegistryUnavailableError as error:
+            raise click.ClickException(str(error)) from error
         if version is None:
             click.echo(f"{model_name}@{alias}: none")
             continue
@@ -62,10 +74,18 @@ def status_command(root: Path, model_name: str) -> None:
 @CONFIG_OPTION
 @click.option("--force", is_flag=True, help="Run even if the data did not change.")
 def retrain_command(root: Path, config: str, force: bool) -> None:
-    """Run the pipeline if the data changed since the champion was trained (scheduled command)."""
-    from facetransfer.project.retrain import retrain
+    """Run the pipeline if the data changed since the champion was trained (scheduled command).
 
-    sys.exit(retrain(root, config, force=force))
+    Exits non-zero without running anything when the model registry cannot be reached.
+    """
+    from facetransfer.project.retrain import retrain
+    from facetransfer.tracking.registry import RegistryUnavailableError
+
+    try:
+        code = retrain(root, config, force=force)
+    except RegistryUnavailableError as error:
+        raise click.ClickException(f"retrain not started: {error}") from error
+    sys.exit(code)
 
 
 @click.command("schedule")
@@ -148,11 +168,17 @@ def schedule_command(
     default=None,
     help="CSV file (default: stdout).",
 )
+@click.option("--strict", is_flag=True, help="Exit non-zero when any image could not be scored.")
 def predict_command(
-    inputs: tuple[str, ...], root: Path, model_name: str, alias: str, output: Path | None
+    inputs: tuple[str, ...], root: Path, model_name: str, alias: str, output: Path | None, strict: bool
 ) -> None:
-    """Score images (files or folders) with the registered detector: fake probability and decision."""
+    """Score images (files or folders) with the registered detector: fake probability and decision.
+
+    An image that cannot be read gets a row with its reason in the `error` column and the others
+    are scored; the exit code is non-zero only when no image could be scored (or with --strict).
+    """
     from facetransfer.inference import collect_images, score_images
+    from facetransfer.tracking.registry import RegistryUnavailableError
     from facetransfer.tracking.store import resolve_tracking_uri
 
     try:
@@ -160,13 +186,19 @@ def predict_command(
         frame = score_images(
             images, model_name=model_name, alias=alias, tracking_uri=resolve_tracking_uri(root.resolve())
         )
-    except (FileNotFoundError, LookupError, OSError, ValueError) as error:
+    except (FileNotFoundError, LookupError, OSError, ValueError, RegistryUnavailableError) as error:
         raise click.ClickException(str(error)) from error
     if output is None:
         click.echo(frame.to_csv(index=False), nl=False)
     else:
         frame.to_csv(output, index=False)
         click.echo(f"wrote {len(frame)} predictions to {output}")
+    failed = frame["error"].dropna().tolist()
+    if failed:
+        summary = f"{len(failed)} of {len(frame)} images could not be scored (see the error column)"
+        if len(failed) == len(frame) or strict:
+            raise click.ClickException(f"{summary}; first: {failed[0]}")
+        click.echo(summary, err=True)
 
 
 @click.command("ui")

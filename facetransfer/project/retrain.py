@@ -32,7 +32,13 @@ class RetrainCheck:
 
 
 def check_retrain_due(root: Path, config_path: Path) -> RetrainCheck:
-    """Compare the current data hash with the one the champion was trained on."""
+    """Compare the current data identity with the one the champion was trained on.
+
+    The registry is asked first, so an outage stops the check at once, before any ingestion.
+
+    Raises:
+        RegistryUnavailableError: the registry cannot be reached; nothing can be decided.
+    """
     import mlflow
     from mlflow import MlflowClient
 
@@ -42,12 +48,14 @@ def check_retrain_due(root: Path, config_path: Path) -> RetrainCheck:
     from facetransfer.workflow.ingestion import current_data_identity
 
     config = load_run_config(config_path)
-    current = current_data_identity(config.data, base=root)
     mlflow.set_tracking_uri(resolve_tracking_uri(root))
     client = MlflowClient()
     champion = alias_version(client, config.promotion.detector_model, CHAMPION)
+    # A challenger is always newer than the champion (promotion clears older ones).
     if champion is None:
         return RetrainCheck(True, f"no {config.promotion.detector_model}@champion yet")
+    challenger = alias_version(client, config.promotion.detector_model, CHALLENGER)
+    current = current_data_identity(config.data, base=root)
     trained_on = (champion.tags or {}).get("data_hash")
     version = str(champion.version)
     if trained_on == current:
@@ -55,8 +63,6 @@ def check_retrain_due(root: Path, config_path: Path) -> RetrainCheck:
             False,
             f"data unchanged since champion v{version} was trained (data {current[:16]})",
         )
-    # A challenger is always newer than the champion (promotion clears older ones).
-    challenger = alias_version(client, config.promotion.detector_model, CHALLENGER)
     if challenger is not None and (challenger.tags or {}).get("data_hash") == current:
         reason = (challenger.tags or {}).get("promotion.reason", "see its promotion.reason tag")
         return RetrainCheck(
@@ -78,6 +84,9 @@ def retrain(root: str | Path, config: str | Path, *, force: bool = False) -> int
     Returns:
         The process exit code: 0 when nothing was due, another run held the lock, or the
         pipeline succeeded; the pipeline's exit code when it failed.
+
+    Raises:
+        RegistryUnavailableError: the registry cannot be reached; the pipeline is not started.
     """
     from facetransfer.project.lock import LockBusyError
 

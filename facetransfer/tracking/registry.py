@@ -1,10 +1,19 @@
-"""The MLflow model registry: idempotent registration, aliases and version tags."""
+"""The MLflow model registry: idempotent registration, aliases and version tags.
+
+"Not there" and "cannot tell" are different answers. A missing model or alias is ``None``;
+a registry that cannot be reached (or answers with any other error) raises
+``RegistryUnavailableError`` naming its URI, so that no caller mistakes an outage for "no
+champion yet". How long an unreachable server is retried is bounded by MLflow's
+``MLFLOW_HTTP_REQUEST_*`` variables, which the project's entry points default to seconds
+(``facetransfer.environment.MLFLOW_HTTP_DEFAULTS``).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +25,52 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 SEGMENTER_MODEL = "face-segmenter"
 DETECTOR_MODEL = "deepfake-detector"
+
+
+class RegistryUnavailableError(RuntimeError):
+    """The model registry could not be reached or did not answer; nothing can be concluded from it.
+
+    Attributes:
+        uri: the registry URI that was asked.
+    """
+
+    def __init__(self, uri: str, error: Exception) -> None:
+        super().__init__(
+            f"model registry at {uri} is unreachable or failed to answer: {error}. Check the server "
+            "(MLFLOW_TRACKING_URI) and retry; MLFLOW_HTTP_REQUEST_MAX_RETRIES and "
+            "MLFLOW_HTTP_REQUEST_TIMEOUT bound how long each request is retried"
+        )
+        self.uri = uri
+
+
+_NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST"}
+
+
+def _is_not_found(error: Exception) -> bool:
+    """Whether an MLflow error means "no such model / alias" rather than "no answer"."""
+    code = getattr(error, "error_code", "")
+    if code in _NOT_FOUND:
+        return True
+    # The SQL store reports a missing alias as an invalid parameter ("alias ... not found").
+    return code == "INVALID_PARAMETER_VALUE" and "not found" in str(getattr(error, "message", error))
+
+
+def registry_uri(client: Any) -> str:
+    """The registry URI a ``MlflowClient`` talks to (for messages)."""
+    return str(getattr(client, "_registry_uri", None) or getattr(client, "tracking_uri", "") or "?")
+
+
+@contextlib.contextmanager
+def registry_errors(client: Any) -> Iterator[None]:
+    """Turn MLflow errors other than "not found" into ``RegistryUnavailableError`` naming the URI."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as error:
+        if _is_not_found(error):
+            raise
+        raise RegistryUnavailableError(registry_uri(client), error) from error
 
 
 def register_run_model(
@@ -35,34 +90,46 @@ def register_run_model(
     """
     from mlflow.exceptions import MlflowException
 
-    try:
-        client.get_registered_model(name)
-    except MlflowException:
-        client.create_registered_model(name)
-    for version in client.search_model_versions(f"name='{name}'"):
+    with registry_errors(client):
+        try:
+            client.get_registered_model(name)
+        except MlflowException as error:
+            if not _is_not_found(error):
+                raise
+            client.create_registered_model(name)
+        versions = client.search_model_versions(f"name='{name}'")
+    for version in versions:
         if version.run_id == run_id:
             logger.info("%s version %s already holds the model of run %s", name, version.version, run_id)
             return version
     source = model_uri or f"runs:/{run_id}/{artifact_path}"
-    version = client.create_model_version(
-        name=name,
-        source=source,
-        run_id=run_id,
-        tags={k: _tag_value(v) for k, v in (tags or {}).items()},
-        description=description,
-    )
+    with registry_errors(client):
+        version = client.create_model_version(
+            name=name,
+            source=source,
+            run_id=run_id,
+            tags={k: _tag_value(v) for k, v in (tags or {}).items()},
+            description=description,
+        )
     logger.info("registered %s version %s from run %s", name, version.version, run_id)
     return version
 
 
 def alias_version(client: Any, name: str, alias: str) -> Any | None:
-    """The version of ``name`` holding ``alias``, or ``None`` if the model or alias is missing."""
+    """The version of ``name`` holding ``alias``, or ``None`` if the model or alias is missing.
+
+    Raises:
+        RegistryUnavailableError: the registry did not answer (an outage is not "no model").
+    """
     from mlflow.exceptions import MlflowException
 
     try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
+        with registry_errors(client):
+            return client.get_model_version_by_alias(name, alias)
+    except MlflowException as error:
+        if _is_not_found(error):
+            return None
+        raise
 
 
 @dataclass(frozen=True)
@@ -110,8 +177,9 @@ def load_registered_detector(name: str, version: Any) -> RegisteredDetector:
 
 def set_version_tags(client: Any, name: str, version: str, tags: Mapping[str, Any]) -> None:
     """Set several tags on one model version (lists and dicts stored as JSON)."""
-    for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, _tag_value(value))
+    with registry_errors(client):
+        for key, value in tags.items():
+            client.set_model_version_tag(name, version, key, _tag_value(value))
 
 
 def json_tag(version: Any, key: str, default: Any) -> Any:

@@ -19,7 +19,11 @@ logger = logging.getLogger(__name__)
 
 
 def champion_version(model_name: str) -> Any | None:
-    """The registry version holding the ``champion`` alias, or ``None``."""
+    """The registry version holding the ``champion`` alias, or ``None`` when there is none.
+
+    Raises:
+        RegistryUnavailableError: the registry cannot be reached (never read as "no champion").
+    """
     from mlflow.tracking import MlflowClient
 
     return alias_version(MlflowClient(), model_name, CHAMPION)
@@ -50,6 +54,10 @@ def evaluate_champion(
     Returns:
         ``{"exists": False, "new_generators": [...]}`` without a champion; otherwise its version,
         threshold, the generators it was trained and evaluated on, and the metrics.
+
+    Raises:
+        RegistryUnavailableError: the registry cannot be reached, so whether a champion exists is
+            unknown; the run stops here instead of promoting without a comparison.
     """
     version = champion_version(model_name)
     generators_new = new_generators(manifest, version)

@@ -47,7 +47,9 @@ def ingest(
 
     Returns:
         The manifest (``split`` empty), the quarantine table and a JSON-serialisable report with
-        the DVC md5, per-source fingerprints, the content ``data_hash`` and the counts.
+        the DVC md5, per-source fingerprints, the content ``data_hash``, the counts and, under
+        ``sources``, each source reader's report (per-folder roles, target mismatches, files not
+        listed in a ``metadata.csv``, tolerated mask colours, ...).
     """
     root = settings.root_path(base)
     sources = settings.segmentation_sources if kind == "segmentation" else settings.detection_sources
@@ -74,6 +76,7 @@ def ingest(
         "quarantine": result.quarantine.head(QUARANTINE_REPORT_ROWS).to_dict(orient="records"),
         "hashing": result.report["hashing"],
         "generators": sorted(result.manifest["generator"].dropna().unique().tolist()),
+        "sources": result.report["sources"],
     }
     if result.manifest.empty:
         raise ValueError(

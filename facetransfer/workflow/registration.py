@@ -9,7 +9,13 @@ from typing import Any
 from facetransfer.config import PromotionSettings
 from facetransfer.evaluation.robustness import mean_roc_auc
 from facetransfer.promotion import ModelScores, PromotionDecision, decide_promotion
-from facetransfer.tracking.registry import CHALLENGER, CHAMPION, register_run_model, set_version_tags
+from facetransfer.tracking.registry import (
+    CHALLENGER,
+    CHAMPION,
+    register_run_model,
+    registry_errors,
+    set_version_tags,
+)
 from facetransfer.tracking.runs import log_json, log_table
 from facetransfer.workflow.runs import pipeline_run
 
@@ -38,10 +44,17 @@ def register_and_promote(
 
     Returns:
         The decision (``promoted``, ``reason``), the registered versions and the comparison rows.
+
+    Raises:
+        RegistryUnavailableError: the registry cannot be reached; raised by the first registry
+            read, before anything is registered or any alias moves.
     """
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
+    # Read the registry before changing it: when it cannot be reached, this raises
+    # RegistryUnavailableError and nothing is registered and no alias moves.
+    pending = _alias_target(client, settings.detector_model, CHALLENGER)
     detector = comparison["best_detector"]
     segmenter = _segmenter_of(comparison, detector)
     segmenter_version = register_run_model(
@@ -70,16 +83,16 @@ def register_and_promote(
         ),
     )
     decision = _decide(detector, champion, detector_version.version, settings)
-    if decision.promote:
-        client.set_registered_model_alias(settings.detector_model, CHAMPION, detector_version.version)
-        client.set_registered_model_alias(settings.segmenter_model, CHAMPION, segmenter_version.version)
-        # A promoted version supersedes every challenger up to it (itself included): none stays
-        # pending behind the new champion.
-        pending = _alias_target(client, settings.detector_model, CHALLENGER)
-        if pending is not None and int(pending) <= int(detector_version.version):
-            client.delete_registered_model_alias(settings.detector_model, CHALLENGER)
-    elif str(champion.get("version")) != str(detector_version.version):
-        client.set_registered_model_alias(settings.detector_model, CHALLENGER, detector_version.version)
+    with registry_errors(client):
+        if decision.promote:
+            client.set_registered_model_alias(settings.detector_model, CHAMPION, detector_version.version)
+            client.set_registered_model_alias(settings.segmenter_model, CHAMPION, segmenter_version.version)
+            # A promoted version supersedes every challenger up to it (itself included): none stays
+            # pending behind the new champion.
+            if pending is not None and int(pending) <= int(detector_version.version):
+                client.delete_registered_model_alias(settings.detector_model, CHALLENGER)
+        elif str(champion.get("version")) != str(detector_version.version):
+            client.set_registered_model_alias(settings.detector_model, CHALLENGER, detector_version.version)
     outcome = "promoted" if decision.promote else "not promoted"
     set_version_tags(
         client,

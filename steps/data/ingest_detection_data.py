@@ -49,6 +49,7 @@ def ingest_detection_data(
         }
     )
     log_table(quarantine, "data/detection_quarantine")
+    log_json(report.pop("sources"), "data/detection_sources.json")  # per-source reader reports
     log_json(report, "data/detection_ingest_report.json")
     log_metadata(
         {

@@ -31,6 +31,7 @@ def ingest_segmentation_data(
     """
     manifest, quarantine, report = ingest(data, "segmentation", base=project_root())
     log_table(quarantine, "data/segmentation_quarantine")
+    log_json(report.pop("sources"), "data/segmentation_sources.json")  # per-source reader reports
     log_json(report, "data/segmentation_ingest_report.json")
     log_metadata(
         {

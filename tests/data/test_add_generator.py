@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tree_builders import TINY_DEMO, write_corrupt_png, write_metadata
+from tree_builders import (
+    TINY_DEMO,
+    make_artifact_folder,
+    random_image,
+    write_corrupt_png,
+    write_metadata,
+    write_png,
+)
 
 from facetransfer.cli import main
 from facetransfer.data.add_generator import add_generator
@@ -69,6 +76,32 @@ def test_cli_add_generator_replaces_from_a_plain_folder(git_repo: Path, tmp_path
     assert (
         (tconv / "metadata.csv").read_text().startswith("image_path,target,category\nimages/id00000_0.png,1,")
     )
+
+
+def test_add_generator_never_relabels_real_rows_nor_copies_links_to_outside(
+    git_repo: Path, tmp_path: Path
+) -> None:
+    ensure_data(git_repo, demo_options=TINY_DEMO)
+    source = tmp_path / "incoming"
+    make_artifact_folder(source, 3, target=1, seed=4)
+    write_png(tmp_path / "private" / "me.png", random_image(8))
+    (source / "images" / "link.png").symlink_to(tmp_path / "private" / "me.png")
+    rows = [("images/000.png", 1), ("images/001.png", 0), ("images/002.png", 1), ("images/link.png", 1)]
+    write_metadata(source, rows)
+    args = ["add-generator", "newgan", str(source), "--repo-root", str(git_repo), "--no-push"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "2 images (0.0 MB) added" in result.output
+    assert (
+        "001.png: target_mismatch: metadata.csv line 3: target 0 marks 'images/001.png' real" in result.output
+    )
+    assert "link.png: path_escapes_root: symbolic link to" in result.output
+    added = git_repo / "data" / "detection" / "newgan"
+    assert sorted(p.name for p in (added / "images").iterdir()) == ["000.png", "002.png"]
+    assert (added / "metadata.csv").read_text().splitlines()[1:] == [
+        "images/000.png,1,human_faces",
+        "images/002.png,1,human_faces",
+    ]
 
 
 def test_invalid_or_reserved_generator_names_are_refused(tmp_path: Path) -> None:

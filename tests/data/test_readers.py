@@ -178,21 +178,30 @@ def test_artifact_root_roles_target_mismatch_escape_and_missing_metadata(tmp_pat
     result = read_source(config, "/")
     labels = {(row.source, row.label, row.generator) for row in result.rows}
     assert labels == {("ffhq", 0, None), ("stylegan2", 1, "stylegan2")}
-    assert len(result.rows) == 5
+    assert len(result.rows) == 4  # ffhq's row marked generated is not kept with the folder's label
     assert result.report["target_mismatches"] == 1
     assert result.report["folders"]["ffhq"]["mismatch_examples"] == [
         {"image_path": "images/001.png", "target": "1", "label": 0}
     ]
     checks = sorted(entry.check.value for entry in result.quarantine)
-    assert checks == ["invalid_metadata", "missing_file", "path_escapes_root"]
+    assert checks == ["invalid_metadata", "missing_file", "path_escapes_root", "target_mismatch"]
+    (mismatch,) = [entry for entry in result.quarantine if entry.check.value == "target_mismatch"]
+    assert mismatch.path.endswith("ffhq/images/001.png")
+    assert "metadata.csv line 3" in mismatch.reason and "'ffhq'" in mismatch.reason
 
 
-def test_artifact_single_folder_takes_the_configured_role(tmp_path: Path) -> None:
-    make_artifact_folder(tmp_path / "newgan", 2, target=0, seed=3)  # targets say real, config says fake
+def test_artifact_single_folder_quarantines_rows_whose_target_contradicts_its_role(tmp_path: Path) -> None:
+    make_artifact_folder(tmp_path / "newgan", 3, target=1, seed=3)
+    write_metadata(tmp_path / "newgan", [("images/000.png", 0), ("images/001.png", 1), ("images/002.png", 0)])
     config = SourceConfig(name="newgan", format="artifact", path=str(tmp_path / "newgan"), role="fake")
     result = read_source(config, "/")
-    assert {(row.label, row.generator, row.source) for row in result.rows} == {(1, "newgan", "newgan")}
+    assert [(Path(row.path).name, row.label, row.generator) for row in result.rows] == [
+        ("001.png", 1, "newgan")
+    ]
     assert result.report["target_mismatches"] == 2
+    reasons = {Path(e.path).name: e.reason for e in result.quarantine if e.check.value == "target_mismatch"}
+    assert sorted(reasons) == ["000.png", "002.png"]
+    assert "line 2" in reasons["000.png"] and "real" in reasons["000.png"]
 
 
 def test_ffhq_layout_and_thumbnails(tmp_path: Path) -> None:

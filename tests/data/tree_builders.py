@@ -95,3 +95,57 @@ def make_artifact_folder(folder: Path, count: int, *, target: int, seed: int, si
     ]
     write_metadata(folder, [(f"images/{p.name}", target) for p in paths])
     return paths
+
+
+def write_blank_palette_png(path: Path, width: int, height: int) -> Path:
+    """A valid 1-bit palette PNG of ``width``×``height``, all black (Mut1ny background).
+
+    A few KB even at 20000×20000 (one bit per pixel, compressed row by row), yet decoding it as
+    an RGB mask takes gigabytes: the shape of a mask decompression bomb.
+    """
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        )
+
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
+    compressor = zlib.compressobj(9)
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 3, 0, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"PLTE", b"\x00\x00\x00")
+        + chunk(b"IDAT", data)
+        + chunk(b"IEND", b"")
+    )
+    return path
+
+
+MODE_VARIANTS = ("I;16", "L", "LA", "P", "RGBA", "CMYK")
+"""Modes a real dataset brings besides RGB, all of which convert faithfully to RGB."""
+
+
+def write_mode_variants(folder: Path, *, seed: int, size: int = 16) -> list[str]:
+    """One image per ``MODE_VARIANTS`` mode (CMYK as JPEG, the others PNG); returns the file names."""
+    names = []
+    for index, mode in enumerate(MODE_VARIANTS):
+        rgb = Image.fromarray(random_image(seed + index, size))
+        if mode == "I;16":
+            image = Image.fromarray(np.asarray(rgb.convert("L")).astype(np.uint16) * 257)
+        else:
+            image = rgb.convert(mode)
+        name = f"mode_{mode.replace(';', '')}.{'jpg' if mode == 'CMYK' else 'png'}"
+        folder.mkdir(parents=True, exist_ok=True)
+        image.save(folder / name, quality=95)
+        names.append(name)
+    return names
+
+
+def write_float_tiff(path: Path) -> Path:
+    """A TIFF of 32-bit float pixels (mode F: no faithful 8-bit RGB conversion), at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ones((16, 16), dtype=np.float32)).save(path, format="TIFF")
+    return path

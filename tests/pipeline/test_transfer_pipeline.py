@@ -77,6 +77,10 @@ def test_first_run_trains_logs_and_registers_a_champion(project: Project) -> Non
     report = Path(client.download_artifacts(parent_id, "validation/detection/index.html")).read_text()
     words = " ".join(re.sub(r"<[^>]+>", " ", report).split())
     assert "Status: Succeeded" in words and "Status: Failed" not in words  # GX Data Docs, every table
+    data_artifacts = {a.path for a in client.list_artifacts(parent_id, "data")}
+    assert {"data/detection_quarantine.csv", "data/detection_sources.json"} <= data_artifacts
+    sources = client.download_artifacts(parent_id, "data/detection_sources.json")
+    assert "target_mismatches" in Path(sources).read_text(encoding="utf-8")
 
     champion = client.get_model_version_by_alias("deepfake-detector", "champion")
     assert champion.tags["promotion.decision"] == "promoted"
@@ -89,7 +93,7 @@ def test_first_run_trains_logs_and_registers_a_champion(project: Project) -> Non
 def test_predict_scores_images_with_the_champion(project: Project, tmp_path: Path) -> None:
     result = project.facetransfer("predict", "data/detection/ffhq", "data/detection/tconv")
     lines = result.stdout.strip().splitlines()
-    assert lines[0] == "path,fake_probability,prediction,model_version"
+    assert lines[0] == "path,fake_probability,prediction,model_version,error"
     assert len(lines) - 1 == 32 + 24
     rows = [line.split(",") for line in lines[1:]]
     assert all(0.0 <= float(row[1]) <= 1.0 and row[2] in ("real", "fake") for row in rows)

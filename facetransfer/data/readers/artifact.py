@@ -8,13 +8,25 @@
   configuration change (unless ``role`` fixes one role for all of them); or
 * a single such folder: its role is ``role``, or with ``auto`` real when its name is in ``real``.
 
-The configured role wins over ``target``: rows whose ``target`` disagrees are kept with the
-configured label and reported (count and examples) as ``target_mismatches``.
+The configured role decides a folder's label, and ``target`` is checked against it, never
+rewritten: a row whose ``target`` disagrees (a row marked real in a generator folder, or the
+reverse) is quarantined (``target_mismatch``, naming the line and both labels) and counted in the
+folder's report. A ``target`` that is not an integer (``inf``, ``fake``) quarantines its row
+(``invalid_metadata``); an empty one defers to the role.
+
+``metadata.csv`` is read as UTF-8, with or without the byte-order mark Excel writes. A file that
+is not UTF-8, or not CSV, quarantines its folder (``invalid_metadata``, naming the file and the
+offending byte) and the other folders are read as usual. Image files present in a folder but not
+listed in its ``metadata.csv`` are not ingested; they are counted, listed (the first
+``UNLISTED_EXAMPLES``) in the folder's report and logged as a warning.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +35,12 @@ from facetransfer.data.readers.paths import image_file_names, relative_posix, re
 from facetransfer.data.records import DiscoveryResult, ImageCandidate, QuarantineCheck, QuarantineEntry
 from facetransfer.data.sources import SourceConfig
 
+logger = logging.getLogger(__name__)
+
 METADATA_FILE = "metadata.csv"
 _MAX_EXAMPLES = 5
+UNLISTED_EXAMPLES = 20
+"""Unlisted image files named in a folder's report (all of them are counted)."""
 
 
 def write_metadata(folder: Path, rows: list[tuple[str, int, str]]) -> None:
@@ -77,25 +93,67 @@ def _read_folder(
     metadata = folder / METADATA_FILE
     scan = _FolderScan(folder=folder, source=source, label=label, result=result)
     result.report["folders"][source] = scan.report
-    with metadata.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        if "image_path" not in columns:
-            result.quarantine.append(
-                QuarantineEntry(
-                    str(metadata),
-                    source,
-                    QuarantineCheck.INVALID_METADATA,
-                    f"no 'image_path' column (columns: {', '.join(columns) or 'none'})",
-                )
-            )
-            return
-        for line_number, row in enumerate(reader, start=2):
-            scan.read_row(row, line_number)
+    rows = _metadata_rows(metadata)
+    if isinstance(rows, str):
+        scan.quarantine(
+            metadata, QuarantineCheck.INVALID_METADATA, f"{rows}; the folder's images are not ingested"
+        )
+        return
+    columns, records = rows
+    if "image_path" not in columns:
+        scan.quarantine(
+            metadata,
+            QuarantineCheck.INVALID_METADATA,
+            f"no 'image_path' column (columns: {', '.join(columns) or 'none'})",
+        )
+        return
+    for line_number, row in records:
+        scan.read_row(row, line_number)
     scan.report["listed"] = len(scan.listed)
-    listed = {str(path) for path in scan.listed}
-    scan.report["unlisted_files"] = sum(1 for name in image_file_names(folder) if name not in listed)
+    _report_unlisted(scan)
     result.report["target_mismatches"] += scan.report["target_mismatches"]
+
+
+def _metadata_rows(metadata: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]] | str:
+    """Columns and ``(line number, row)`` of a ``metadata.csv``, or why it cannot be read.
+
+    The whole file is decoded before any row is used, so a bad byte at the end never leaves a
+    folder half-read. ``utf-8-sig`` drops the byte-order mark Excel puts before the header.
+    """
+    try:
+        text = metadata.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return (
+            f"{metadata} is not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start}); "
+            "save it as UTF-8 (CSV UTF-8 in Excel)"
+        )
+    except OSError as error:
+        return f"cannot read {metadata}: {error}"
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        columns = [name.strip() for name in reader.fieldnames or []]
+        reader.fieldnames = columns
+        records = [(reader.line_num, row) for row in reader]
+    except csv.Error as error:
+        return f"{metadata} is not valid CSV (line {reader.line_num}): {error}"
+    return columns, records
+
+
+def _report_unlisted(scan: _FolderScan) -> None:
+    listed = {str(path) for path in scan.listed}
+    unlisted = sorted(name for name in image_file_names(scan.folder) if name not in listed)
+    scan.report["unlisted_files"] = len(unlisted)
+    scan.report["unlisted_examples"] = [
+        relative_posix(Path(name), scan.folder) for name in unlisted[:UNLISTED_EXAMPLES]
+    ]
+    if unlisted:
+        logger.warning(
+            "%s: %d image file(s) not listed in %s are not ingested (e.g. %s)",
+            scan.folder,
+            len(unlisted),
+            METADATA_FILE,
+            ", ".join(scan.report["unlisted_examples"][:3]),
+        )
 
 
 @dataclass
@@ -145,12 +203,18 @@ class _FolderScan:
             self.quarantine(path, QuarantineCheck.MISSING_FILE, f"{where} lists it but it is missing")
             return
         target = (row.get("target") or "").strip()
-        if target and _target_label(target) != self.label:
-            self.report["target_mismatches"] += 1
-            if len(self.report["mismatch_examples"]) < _MAX_EXAMPLES:
-                self.report["mismatch_examples"].append(
-                    {"image_path": relative, "target": target, "label": self.label}
+        if target:
+            target_label = _target_label(target)
+            if target_label is None:
+                self.quarantine(
+                    path,
+                    QuarantineCheck.INVALID_METADATA,
+                    f"{where}: target {target!r} is not an integer (0 real, other values generated)",
                 )
+                return
+            if target_label != self.label:
+                self._target_mismatch(path, relative, target, where)
+                return
         category = (row.get("category") or "").strip()
         self.report["categories"][category] = self.report["categories"].get(category, 0) + 1
         self.result.candidates.append(
@@ -163,10 +227,28 @@ class _FolderScan:
             )
         )
 
+    def _target_mismatch(self, path: Path, relative: str, target: str, where: str) -> None:
+        role = "real" if self.label == 0 else "generated"
+        said = "real" if self.label == 1 else "generated"
+        self.report["target_mismatches"] += 1
+        if len(self.report["mismatch_examples"]) < _MAX_EXAMPLES:
+            self.report["mismatch_examples"].append(
+                {"image_path": relative, "target": target, "label": self.label}
+            )
+        self.quarantine(
+            path,
+            QuarantineCheck.TARGET_MISMATCH,
+            f"{where}: target {target} marks {relative!r} {said}, but folder {self.source!r} holds "
+            f"{role} images (label {self.label}); fix the row or move the file",
+        )
+
 
 def _target_label(target: str) -> int | None:
-    """0 for a real ``target``, 1 for a generated one, ``None`` when it is not an integer."""
+    """0 for a real ``target``, 1 for a generated one, ``None`` when it is not a finite integer."""
     try:
-        return 0 if int(float(target)) == 0 else 1
+        value = float(target)
     except ValueError:
         return None
+    if not math.isfinite(value) or value != int(value):
+        return None
+    return 0 if value == 0 else 1

@@ -19,7 +19,9 @@ Mapping choices (the 19 CelebAMask-HQ classes onto the 14 of Mut1ny):
 The annotations are 512×512 while the images are 1024×1024: a merged mask is resized with
 nearest-neighbour interpolation (at pixel centres) to its image's size when the aspect ratios
 agree, and the pair is quarantined (``mask_size_mismatch``) when they do not. Merged masks are
-named by a content key (see ``discover``), never reused on file timestamps.
+named by a content key (see ``discover``), never reused on file timestamps. Part masks go through
+the ingestion's inspector, which checks their headers first (pixel limit), so a part-mask bomb is
+quarantined (``image_too_large``) without being decoded.
 """
 
 from __future__ import annotations
@@ -198,7 +200,9 @@ class _MaskMerger:
         digests = []
         for part in CELEBAMASK_TO_MUT1NY14:
             if part in parts:
-                facts = self.inspector.image_facts(parts[part])
+                facts = self.inspector.image_facts(parts[part])  # header checked before decoding
+                if facts.check is QuarantineCheck.IMAGE_TOO_LARGE:
+                    return facts.check, f"part mask {parts[part]} is {facts.problem}"
                 if facts.check is not None:
                     return QuarantineCheck.UNREADABLE_MASK, f"part mask {parts[part]}: {facts.problem}"
                 digests.append(f"{part}={facts.sha256}")
