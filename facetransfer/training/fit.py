@@ -16,7 +16,9 @@ from torch.utils.data import DataLoader
 
 from facetransfer.training.checkpoint import load_checkpoint, save_checkpoint
 from facetransfer.training.config import TrainConfig
+from facetransfer.training.data_parallel import unwrap_model
 from facetransfer.training.device import DeviceSettings, cpu_threads, deterministic_algorithms
+from facetransfer.training.distributed import average_over_processes, broadcast_from_main, is_main_process
 from facetransfer.training.loop import Task, evaluate, recalibrate_batch_norm, train_one_epoch
 from facetransfer.training.reproducibility import restore_rng_state, rng_state
 
@@ -86,8 +88,14 @@ def fit(
     of the same ``run_key``, training resumes after its last epoch (a finished run is not
     repeated: its best weights are loaded and returned at once).
 
+    Data-parallel (inside a ``torch.distributed`` process group, see
+    ``facetransfer.training.distributed``): every rank runs this with its shard of the training
+    batches; the reported training loss is the mean over ranks, validation results are rank 0's,
+    and only rank 0 writes the checkpoint and calls ``epoch_callback``.
+
     Args:
         model: model on ``settings.device``; only parameters with ``requires_grad`` are optimised.
+            May be a ``DistributedDataParallel`` wrapper: checkpoints hold the wrapped module.
         train_loader: training batches (its sampler/dataset ``set_epoch`` is called per epoch).
         val_loader: validation batches.
         task: loss and metrics (criterion on the device).
@@ -104,6 +112,7 @@ def fit(
         FloatingPointError: the training loss became NaN or infinite.
     """
     run_key = run_key or {}
+    module = unwrap_model(model)  # state dicts, BatchNorm recalibration and validation
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
     scaler = torch.amp.GradScaler(settings.device.type) if settings.needs_grad_scaler else None
     result = FitResult()
@@ -113,7 +122,7 @@ def fit(
 
     state = load_checkpoint(checkpoint_path, run_key) if checkpoint_path is not None else None
     if state is not None:
-        model.load_state_dict(state["model"])
+        module.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scaler is not None and state.get("scaler") is not None:
             scaler.load_state_dict(state["scaler"])
@@ -140,15 +149,16 @@ def fit(
                 max_batches=config.max_batches_per_epoch,
                 description=f"epoch {epoch + 1}/{config.epochs}",
             )
+            train_loss = average_over_processes(train_loss)
             if not math.isfinite(train_loss):
                 raise FloatingPointError(
                     f"training diverged: the loss is {train_loss} in epoch {epoch + 1}; "
                     "lower the learning rate or check the data"
                 )
             recalibrate_batch_norm(
-                model, train_loader, settings, max_batches=config.batch_norm_recalibration_batches
+                module, train_loader, settings, max_batches=config.batch_norm_recalibration_batches
             )
-            validation = evaluate(model, val_loader, task, settings)
+            validation = broadcast_from_main(evaluate(module, val_loader, task, settings))
             seconds = time.perf_counter() - started
             record = {
                 "epoch": epoch + 1,
@@ -161,7 +171,7 @@ def fit(
             result.epochs_run, result.seconds = epoch + 1, result.seconds + seconds
             if record["val_loss"] < result.best_val_loss:
                 result.best_val_loss, result.best_epoch, stale_epochs = record["val_loss"], epoch + 1, 0
-                best_state = _copy_state(model)
+                best_state = _copy_state(module)
             else:
                 stale_epochs += 1
             result.stopped_early = stale_epochs >= config.patience
@@ -170,14 +180,14 @@ def fit(
                 epoch + 1,
                 ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"),
             )
-            if checkpoint_path is not None:
+            if checkpoint_path is not None and is_main_process():
                 save_checkpoint(
                     checkpoint_path,
                     {
                         "run_key": run_key,
                         "epoch": epoch + 1,
                         "finished": result.stopped_early or epoch + 1 == config.epochs,
-                        "model": model.state_dict(),
+                        "model": module.state_dict(),
                         "optimizer": optimizer.state_dict(),
                         "scaler": scaler.state_dict() if scaler is not None else None,
                         "best_model": best_state,
@@ -193,6 +203,6 @@ def fit(
                 break
 
     if best_state is not None:
-        model.load_state_dict(best_state)
+        module.load_state_dict(best_state)
     logger.info("best epoch %d (val_loss %.4g)", result.best_epoch, result.best_val_loss)
     return result

@@ -17,7 +17,9 @@ from facetransfer.classes import ClassScheme
 from facetransfer.data.datasets import DetectionDataset, SegmentationDataset
 from facetransfer.models import build_detector, build_segmenter, count_parameters
 from facetransfer.training.config import TrainConfig
+from facetransfer.training.data_parallel import data_parallel, global_batch_criterion, unwrap_model
 from facetransfer.training.device import DeviceSettings, device_settings
+from facetransfer.training.distributed import launches_data_parallel
 from facetransfer.training.fit import EpochCallback, FitResult, fit
 from facetransfer.training.loaders import build_loader
 from facetransfer.training.loop import DetectionTask, SegmentationTask, Task
@@ -44,10 +46,11 @@ def _frame_digest(frame: pd.DataFrame, columns: list[str]) -> str:
 
 def _run_key(task: str, config: TrainConfig, frames: tuple[pd.DataFrame, pd.DataFrame], **extra: Any) -> dict:
     # Content hashes too: files regenerated under the same paths must not resume a stale run.
+    # Runtime choices stay out; so does `distributed`: the global batches do not depend on the
+    # process count, so a run resumes with any nproc (and keys of existing runs are unchanged).
     columns = ["path", "sha256", "mask_path", "mask_sha256", "mask_encoding", "label"]
-    settings = {
-        k: v for k, v in config.to_dict().items() if k not in ("num_workers", "device", "cpu_threads")
-    }
+    runtime = ("num_workers", "device", "cpu_threads", "distributed")
+    settings = {k: v for k, v in config.to_dict().items() if k not in runtime}
     return {"task": task, "config": settings, "data": [_frame_digest(f, columns) for f in frames], **extra}
 
 
@@ -75,8 +78,11 @@ def _train(
     train_dataset, val_dataset = datasets
     settings.prepare_model(model)
     task.criterion.to(settings.device)
+    # Data-parallel hooks; outside a process group they return `model` and the criterion as they are.
+    trained = data_parallel(model, settings.device)
+    task.criterion = global_batch_criterion(task.criterion)
     fit_result = fit(
-        model,
+        trained,
         build_loader(
             train_dataset, batch_size=config.batch_size, settings=settings, shuffle_seed=config.seed
         ),
@@ -88,6 +94,8 @@ def _train(
         run_key=run_key,
         epoch_callback=epoch_callback,
     )
+    if trained is not model:
+        model.load_state_dict(unwrap_model(trained).state_dict())
     model.to("cpu").to(memory_format=torch.contiguous_format).eval()
     return fit_result
 
@@ -108,6 +116,7 @@ def _common_fields(model: nn.Module, fit_result: FitResult, settings: DeviceSett
     }
 
 
+@launches_data_parallel
 def train_segmenter(
     train_frame: pd.DataFrame,
     val_frame: pd.DataFrame,
@@ -129,7 +138,8 @@ def train_segmenter(
         config: hyper-parameters and runtime options.
         checkpoint_dir: directory of the per-epoch checkpoint; a rerun of the same run resumes.
         pretrained: initialise the backbone with cached ImageNet weights if available.
-        epoch_callback: ``(epoch, metrics)`` hook, e.g. to log metrics to MLflow.
+        epoch_callback: ``(epoch, metrics)`` hook, e.g. to log metrics to MLflow (called in
+            this process, once per epoch, also when ``config.distributed.nproc > 1``).
 
     Returns:
         The trained model (CPU, eval mode), history and training facts.
@@ -179,6 +189,7 @@ def train_segmenter(
     )
 
 
+@launches_data_parallel
 def train_detector(
     train_frame: pd.DataFrame,
     val_frame: pd.DataFrame,
@@ -202,7 +213,8 @@ def train_detector(
         config: hyper-parameters and runtime options.
         checkpoint_dir: directory of the per-epoch checkpoint; a rerun of the same run resumes.
         pretrained: for ``none``: initialise the backbone with cached ImageNet weights.
-        epoch_callback: ``(epoch, metrics)`` hook, e.g. to log metrics to MLflow.
+        epoch_callback: ``(epoch, metrics)`` hook, e.g. to log metrics to MLflow (called in
+            this process, once per epoch, also when ``config.distributed.nproc > 1``).
 
     Returns:
         The trained model (CPU, eval mode), history and training facts.
