@@ -80,16 +80,20 @@ class CpuSyncBatchNorm(nn.BatchNorm2d):
         channels = input.shape[1]
         dims = [0, *range(2, input.dim())]
         shape = [1, channels] + [1] * (input.dim() - 2)
-        wide = input.double()  # one-pass variance: float64 sums keep E[x^2] - E[x]^2 exact enough
+        # One-pass variance from float64 sums (E[x^2] - E[x]^2 stays exact enough in float64).
         local = torch.cat(
-            [wide.sum(dims), wide.square().sum(dims), wide.new_tensor([input.numel() // channels])]
+            [
+                input.sum(dims, dtype=torch.float64),
+                input.square().sum(dims, dtype=torch.float64),
+                input.new_tensor([input.numel() // channels], dtype=torch.float64),
+            ]
         )
         total = _AllReduceSum.apply(local, dist.group.WORLD)
         count = total[-1]
         mean = total[:channels] / count
         variance = (total[channels : 2 * channels] / count - mean.square()).clamp_min(0)
-        output = (wide - mean.view(shape)) * torch.rsqrt(variance + self.eps).view(shape)
-        output = output.to(input.dtype)
+        scale = torch.rsqrt(variance + self.eps)
+        output = (input - mean.to(input.dtype).view(shape)) * scale.to(input.dtype).view(shape)
         if self.affine:
             output = output * self.weight.view(shape) + self.bias.view(shape)
         if self.track_running_stats and self.running_mean is not None and self.running_var is not None:

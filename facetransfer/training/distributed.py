@@ -31,8 +31,9 @@ terminates the workers) and the exception reaches the caller.
 every ``MONITOR_INTERVAL_S``; when one exits abnormally (exception, ``SIGKILL`` by the OOM
 killer, ...), the others are stopped and the parent raises ``DistributedTrainingError`` naming
 each failed rank with its exit code or signal and the worker's exception message. A rank that
-is alive but stuck makes its peers' collectives fail after ``distributed.timeout_s``. Workers
-die with the parent process (Linux) instead of training on as orphans.
+is alive but stuck makes its peers' collectives fail after ``distributed.timeout_s`` (and is
+then killed ``SHUTDOWN_TIMEOUT_S`` later). Workers die with the parent process (Linux) instead of
+training on as orphans.
 
 **Resume.** Checkpoints hold the unwrapped model's state (the same keys as a single process), the
 run key leaves ``distributed`` out, and the global batches do not depend on N: a run interrupted
@@ -70,6 +71,9 @@ logger = logging.getLogger(__name__)
 
 MONITOR_INTERVAL_S = 0.5
 """How often the launcher checks that every worker is alive."""
+SHUTDOWN_TIMEOUT_S = 5
+"""Once a worker has failed, seconds the others get after SIGTERM before SIGKILL (a frozen process
+ignores SIGTERM; checkpoints are written atomically, so nothing needs a graceful exit)."""
 POLL_INTERVAL_S = 0.2
 """How often the parent looks for new epoch records while the workers train."""
 JOB_FILE, RESULT_FILE, EPOCHS_FILE = "job.pt", "result.pt", "epochs.jsonl"
@@ -264,6 +268,7 @@ def _run_launcher(nproc: int, folder: Path) -> dict[int, Any]:
         local_addr="127.0.0.1",
         max_restarts=0,
         monitor_interval=MONITOR_INTERVAL_S,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
         logs_specs=DefaultLogsSpecs(log_dir=str(folder / "logs")),
     )
     worker = "from facetransfer.training.distributed import run_worker; run_worker()"

@@ -196,7 +196,7 @@ def fit(
                         "rng": rng_state(),
                     },
                 )
-            if epoch_callback is not None:
+            if epoch_callback is not None and is_main_process():
                 epoch_callback(epoch + 1, dict(record))
             if result.stopped_early:
                 logger.info("early stop: no lower validation loss for %d epochs", config.patience)

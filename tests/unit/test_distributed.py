@@ -190,14 +190,22 @@ def test_two_processes_follow_the_single_process_loss_curve(
     assert all(torch.equal(rerun.model.state_dict()[name], tensor) for name, tensor in state.items())
 
 
-def _kill_worker(rank: int) -> None:
-    """SIGKILL the training process of ``rank`` started by this process (as the OOM killer would)."""
+def _workers() -> list[psutil.Process]:
+    """The training processes started by this process."""
+    found = []
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):  # other children may end while we look
-            environment = child.environ()
-            if "TORCHELASTIC_RUN_ID" in environment and environment.get("RANK") == str(rank):
-                child.kill()
-                return
+            if "TORCHELASTIC_RUN_ID" in child.environ():
+                found.append(child)
+    return found
+
+
+def _worker(rank: int) -> psutil.Process:
+    """The training process of ``rank`` started by this process."""
+    for child in _workers():
+        with contextlib.suppress(psutil.Error):
+            if child.environ().get("RANK") == str(rank):
+                return child
     raise AssertionError(f"no training process of rank {rank} found")
 
 
@@ -233,7 +241,7 @@ def test_a_killed_rank_fails_the_step_clearly_and_a_rerun_resumes(
 
     def kill_rank_one_after_the_first_epoch(epoch: int, metrics: dict) -> None:
         if epoch == 1:
-            _kill_worker(1)
+            _worker(1).kill()  # SIGKILL, as the OOM killer would
             killed_at.append(time.monotonic())
 
     with pytest.raises(DistributedTrainingError, match=r"rank 1 \(pid \d+\) was killed by SIGKILL"):
@@ -251,19 +259,62 @@ def test_a_killed_rank_fails_the_step_clearly_and_a_rerun_resumes(
     _assert_same_curve(reference.history, resumed.history)
 
 
+class _CallbackError(Exception):
+    """Raised by an epoch callback (e.g. the MLflow server went away)."""
+
+
 @pytest.mark.slow
-def test_an_exception_in_a_worker_names_the_rank_and_the_cause(
+def test_a_failing_epoch_callback_stops_the_workers_and_reaches_the_caller(
     write_segmentation_data: Callable, tmp_path: Path
 ) -> None:
-    frame = write_segmentation_data(6)
-    frame.loc[1, "path"] = str(tmp_path / "missing.png")
-    cause = r"rank [01] \(pid \d+\) exited with code 1: OSError: cannot read image \S*missing\.png"
-    with pytest.raises(DistributedTrainingError, match=cause):
+    frame = write_segmentation_data(20)
+    raised_at: list[float] = []
+
+    def fail_after_the_first_epoch(epoch: int, metrics: dict) -> None:
+        raised_at.append(time.monotonic())
+        raise _CallbackError(f"cannot log epoch {epoch}")
+
+    with pytest.raises(_CallbackError, match="cannot log epoch 1"):
         train_segmenter(
-            frame.iloc[:4],
-            frame.iloc[4:],
+            frame.iloc[:16],
+            frame.iloc[16:],
             backbone=BACKBONE,
             scheme=MUT1NY_14,
-            config=_segmentation_config(2),
-            checkpoint_dir=tmp_path / "checkpoints",
+            config=TrainConfig(
+                epochs=50, batch_size=4, image_size=32, cpu_threads=1, distributed={"nproc": 2}
+            ),
+            checkpoint_dir=tmp_path,
+            epoch_callback=fail_after_the_first_epoch,
         )
+    assert time.monotonic() - raised_at[0] < 60
+    assert _workers() == []
+    assert torch.load(tmp_path / CHECKPOINT_FILE, weights_only=False)["epoch"] < 50  # stopped, not finished
+
+
+@pytest.mark.slow
+def test_a_frozen_rank_times_out_instead_of_hanging(
+    write_segmentation_data: Callable, tmp_path: Path
+) -> None:
+    frame = write_segmentation_data(20)
+    config = TrainConfig(
+        epochs=3, batch_size=4, image_size=32, cpu_threads=1, distributed={"nproc": 2, "timeout_s": 5}
+    )
+    frozen_at: list[float] = []
+
+    def freeze_rank_one_after_the_first_epoch(epoch: int, metrics: dict) -> None:
+        if epoch == 1:
+            _worker(1).suspend()  # SIGSTOP: alive, holding its peer in the next collective
+            frozen_at.append(time.monotonic())
+
+    with pytest.raises(DistributedTrainingError, match=r"rank 0 \(pid \d+\) exited with code 1: .*Timed out"):
+        train_segmenter(
+            frame.iloc[:16],
+            frame.iloc[16:],
+            backbone=BACKBONE,
+            scheme=MUT1NY_14,
+            config=config,
+            checkpoint_dir=tmp_path,
+            epoch_callback=freeze_rank_one_after_the_first_epoch,
+        )
+    # timeout_s, then SHUTDOWN_TIMEOUT_S before the frozen rank is killed, plus monitoring.
+    assert time.monotonic() - frozen_at[0] < 60
