@@ -29,10 +29,10 @@ from facetransfer.training.reproducibility import DistributedEpochShuffleSampler
 from facetransfer.training.tasks import CHECKPOINT_FILE, _run_key
 
 BACKBONE = "mobilenet_v3_large"
-# Observed on the build machine (lr 1e-4, 3 epochs of 4 steps): train loss within 1.1e-3 and
-# validation loss within 1.7e-2 of the single process; a single process with 2 threads instead
-# of 1 (another floating-point summation order, nothing else) differs from itself as much.
-TRAIN_LOSS_RTOL, VAL_LOSS_RTOL = 5e-3, 5e-2
+# Relative differences from the single process per epoch (lr 1e-4, 3 epochs of 4 steps, 64 px):
+# observed at most 1.1e-4 (train loss) and 3.9e-3 (validation loss, measured on 4 images) on
+# the build machine; the rest of each tolerance is margin for other CPUs' summation orders.
+TRAIN_LOSS_RTOL, VAL_LOSS_RTOL = 1e-3, 2e-2
 
 
 def test_distributed_config_is_validated_and_kept_out_of_the_checkpoint_key() -> None:
@@ -140,7 +140,7 @@ def _segmentation_config(nproc: int) -> TrainConfig:
     return TrainConfig(
         epochs=3,
         batch_size=4,
-        image_size=32,
+        image_size=64,
         patience=5,
         seed=3,
         learning_rate=1e-4,
@@ -173,7 +173,7 @@ def test_two_processes_follow_the_single_process_loss_curve(
 
     # Same global batches, synchronised BatchNorm, gradient averaging: the same curve.
     _assert_same_curve(single.history, parallel.history)
-    assert abs(parallel.history[0]["train_loss"] / single.history[0]["train_loss"] - 1) < 1e-3
+    assert abs(parallel.history[0]["train_loss"] / single.history[0]["train_loss"] - 1) < 1e-4
     # Epoch callbacks run once per epoch, in this process, with rank 0's metrics.
     assert [epoch for epoch, _ in seen] == [1, 2, 3]
     assert [metrics for _, metrics in seen] == parallel.history
@@ -213,7 +213,7 @@ def _worker(rank: int) -> psutil.Process:
 def test_a_killed_rank_fails_the_step_clearly_and_a_rerun_resumes(
     write_detection_data: Callable, tmp_path: Path
 ) -> None:
-    frame = write_detection_data(40, size=32)
+    frame = write_detection_data(40)
     torch.manual_seed(0)
     segmenter = build_segmenter(BACKBONE)
 
@@ -227,7 +227,7 @@ def test_a_killed_rank_fails_the_step_clearly_and_a_rerun_resumes(
             config=TrainConfig(
                 epochs=3,
                 batch_size=8,
-                image_size=32,
+                image_size=64,
                 patience=5,
                 learning_rate=1e-4,
                 cpu_threads=1,
