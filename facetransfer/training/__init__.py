@@ -4,8 +4,9 @@ The pipeline steps call ``train_segmenter`` and ``train_detector``; the lower-le
 (``fit``, ``train_one_epoch``, ``evaluate``) are public for custom loops and tests.
 """
 
-from facetransfer.training.config import TrainConfig
+from facetransfer.training.config import DistributedConfig, TrainConfig
 from facetransfer.training.device import DeviceSettings, device_settings, resolve_device
+from facetransfer.training.distributed import DistributedTrainingError
 from facetransfer.training.fit import EpochCallback, FitResult, fit
 from facetransfer.training.loop import DetectionTask, SegmentationTask, evaluate, train_one_epoch
 from facetransfer.training.losses import (
@@ -22,6 +23,8 @@ __all__ = [
     "DetectionTask",
     "DetectorTrainingResult",
     "DeviceSettings",
+    "DistributedConfig",
+    "DistributedTrainingError",
     "EpochCallback",
     "FitResult",
     "SegmentationTask",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from facetransfer.data.preprocessing import Preprocessing
@@ -11,6 +12,38 @@ DEVICES = ("auto", "cpu", "cuda")
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 INPUT_MODES = ("resize", "crop")
 SAMPLE_CACHES = ("auto", "memory", "disk", "none")
+DISTRIBUTED_BACKENDS = ("auto", "gloo", "nccl")
+
+
+@dataclass(frozen=True)
+class DistributedConfig:
+    """Data-parallel training over several processes (``facetransfer.training.distributed``).
+
+    Attributes:
+        nproc: processes on this machine; 1 trains in the calling process. With N > 1 the training
+            step launches N workers (torch elastic launch), each on 1/N of every batch.
+        backend: ``torch.distributed`` backend: ``auto`` (``nccl`` on CUDA, ``gloo`` on CPU),
+            ``gloo`` or ``nccl``.
+        timeout_s: seconds a process waits in a collective (gradient all-reduce, BatchNorm
+            statistics) for the others before failing; a rank that dies is detected within about
+            a second by the launcher regardless. Raise it only if ranks legitimately drift apart
+            for longer (e.g. a very slow shared file system when the checkpoint is written).
+    """
+
+    nproc: int = 1
+    backend: str = "auto"
+    timeout_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.nproc < 1:
+            raise ValueError(f"TrainConfig.distributed.nproc must be at least 1, got {self.nproc}")
+        if self.backend not in DISTRIBUTED_BACKENDS:
+            raise ValueError(
+                f"TrainConfig.distributed.backend must be one of {', '.join(DISTRIBUTED_BACKENDS)}, "
+                f"got {self.backend!r}"
+            )
+        if self.timeout_s <= 0:
+            raise ValueError(f"TrainConfig.distributed.timeout_s must be positive, got {self.timeout_s}")
 
 
 @dataclass(frozen=True)
@@ -61,6 +94,9 @@ class TrainConfig:
         blur_jpeg_prob: detectors only: probability of each of Gaussian blur (sigma ~ U[0, 3])
             and JPEG re-compression (quality ~ U[30, 100]) in training augmentation (CNNDetection's
             "Blur+JPEG (p)"; 0 disables them).
+        distributed: data-parallel processes (``DistributedConfig``; a mapping is accepted).
+            ``batch_size`` stays the global batch: each of N processes takes ``batch_size / N``,
+            so N changes the speed, not the optimisation (and is not part of the checkpoint key).
     """
 
     epochs: int = 30
@@ -84,8 +120,16 @@ class TrainConfig:
     load_size: int | None = None
     blur_jpeg_prob: float = 0.0
     transferred_learning_rate_scale: float = 1.0
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
 
     def __post_init__(self) -> None:
+        if isinstance(self.distributed, Mapping):
+            object.__setattr__(self, "distributed", DistributedConfig(**self.distributed))
+        if self.batch_size % self.distributed.nproc:
+            raise ValueError(
+                f"TrainConfig.batch_size is the global batch, split evenly over distributed.nproc "
+                f"processes: {self.batch_size} is not a multiple of {self.distributed.nproc}"
+            )
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "patience": self.patience}
         for name, value in positive.items():
             if value < 1:

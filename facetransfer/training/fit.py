@@ -16,7 +16,9 @@ from torch.utils.data import DataLoader
 
 from facetransfer.training.checkpoint import load_checkpoint, save_checkpoint
 from facetransfer.training.config import TrainConfig
+from facetransfer.training.data_parallel import unwrap_model
 from facetransfer.training.device import DeviceSettings, cpu_threads, deterministic_algorithms
+from facetransfer.training.distributed import average_over_processes, broadcast_from_main, is_main_process
 from facetransfer.training.loop import Task, evaluate, recalibrate_batch_norm, train_one_epoch
 from facetransfer.training.reproducibility import restore_rng_state, rng_state
 
@@ -25,8 +27,23 @@ logger = logging.getLogger(__name__)
 EpochCallback = Callable[[int, dict[str, float]], None]
 """Called after each epoch with the 1-based epoch number and that epoch's metrics."""
 
-ParameterGroup = dict[str, Any]
-"""``{"params": [...], "lr_scale": float, "name": str}``: trained at ``lr_scale`` times the rate."""
+
+@dataclass(frozen=True)
+class ParameterGroup:
+    """Parameters, chosen by name, trained at ``lr_scale`` times the schedule's learning rate.
+
+    Groups select by parameter name (not by object) so that they apply to whatever copy of the
+    model is trained (a data-parallel replica is a deep copy).
+
+    Attributes:
+        name: label of the group (kept in the optimiser state).
+        prefixes: a parameter belongs to the first group with a prefix of its name.
+        lr_scale: multiplier of the learning rate.
+    """
+
+    name: str
+    prefixes: tuple[str, ...]
+    lr_scale: float = 1.0
 
 
 @dataclass
@@ -70,25 +87,33 @@ def learning_rate_at(config: TrainConfig, epoch: int) -> float:
 def build_optimizer(
     model: nn.Module, config: TrainConfig, parameter_groups: Sequence[ParameterGroup] | None = None
 ) -> torch.optim.Adam:
-    """Adam over the trainable parameters, one group per ``parameter_groups`` entry.
+    """Adam over the trainable parameters of ``model``, one group per ``parameter_groups`` entry.
 
     Without groups every trainable parameter trains at ``config.learning_rate``. Frozen
     parameters (``requires_grad`` false) and empty groups are left out.
+
+    Raises:
+        ValueError: a trainable parameter matches no group, or nothing is trainable.
     """
-    groups = parameter_groups or [{"params": list(model.parameters()), "lr_scale": 1.0, "name": "all"}]
-    optimizer_groups = []
-    for group in groups:
-        trainable = [p for p in group["params"] if p.requires_grad]
-        if trainable:
-            scale = float(group.get("lr_scale", 1.0))
-            optimizer_groups.append(
-                {
-                    "params": trainable,
-                    "lr": config.learning_rate * scale,
-                    "lr_scale": scale,
-                    "name": str(group.get("name", "")),
-                }
-            )
+    groups = list(parameter_groups or [ParameterGroup("all", ("",))])
+    members: dict[str, list[nn.Parameter]] = {group.name: [] for group in groups}
+    for name, parameter in unwrap_model(model).named_parameters():
+        if not parameter.requires_grad:
+            continue
+        group = next((g for g in groups if name.startswith(g.prefixes)), None)
+        if group is None:
+            raise ValueError(f"trainable parameter {name!r} is in no parameter group")
+        members[group.name].append(parameter)
+    optimizer_groups = [
+        {
+            "params": members[g.name],
+            "lr": config.learning_rate * g.lr_scale,
+            "lr_scale": g.lr_scale,
+            "name": g.name,
+        }
+        for g in groups
+        if members[g.name]
+    ]
     if not optimizer_groups:
         raise ValueError("the model has no trainable parameter")
     return torch.optim.Adam(optimizer_groups, lr=config.learning_rate)
@@ -117,8 +142,14 @@ def fit(
     of the same ``run_key``, training resumes after its last epoch (a finished run is not
     repeated: its best weights are loaded and returned at once).
 
+    Data-parallel (inside a ``torch.distributed`` process group, see
+    ``facetransfer.training.distributed``): every rank runs this with its shard of the training
+    batches; the reported training loss is the mean over ranks, validation results are rank 0's,
+    and only rank 0 writes the checkpoint and calls ``epoch_callback``.
+
     Args:
         model: model on ``settings.device``; only parameters with ``requires_grad`` are optimised.
+            May be a ``DistributedDataParallel`` wrapper: checkpoints hold the wrapped module.
         train_loader: training batches (its sampler/dataset ``set_epoch`` is called per epoch).
         val_loader: validation batches.
         task: loss and metrics (criterion on the device).
@@ -137,6 +168,7 @@ def fit(
         FloatingPointError: the training loss became NaN or infinite.
     """
     run_key = run_key or {}
+    module = unwrap_model(model)  # state dicts, BatchNorm recalibration and validation
     optimizer = build_optimizer(model, config, parameter_groups)
     scaler = torch.amp.GradScaler(settings.device.type) if settings.needs_grad_scaler else None
     result = FitResult()
@@ -146,7 +178,7 @@ def fit(
 
     state = load_checkpoint(checkpoint_path, run_key) if checkpoint_path is not None else None
     if state is not None:
-        model.load_state_dict(state["model"])
+        module.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scaler is not None and state.get("scaler") is not None:
             scaler.load_state_dict(state["scaler"])
@@ -173,15 +205,16 @@ def fit(
                 max_batches=config.max_batches_per_epoch,
                 description=f"epoch {epoch + 1}/{config.epochs}",
             )
+            train_loss = average_over_processes(train_loss)
             if not math.isfinite(train_loss):
                 raise FloatingPointError(
                     f"training diverged: the loss is {train_loss} in epoch {epoch + 1}; "
                     "lower the learning rate or check the data"
                 )
             recalibrate_batch_norm(
-                model, train_loader, settings, max_batches=config.batch_norm_recalibration_batches
+                module, train_loader, settings, max_batches=config.batch_norm_recalibration_batches
             )
-            validation = evaluate(model, val_loader, task, settings)
+            validation = broadcast_from_main(evaluate(module, val_loader, task, settings))
             seconds = time.perf_counter() - started
             record = {
                 "epoch": epoch + 1,
@@ -194,7 +227,7 @@ def fit(
             result.epochs_run, result.seconds = epoch + 1, result.seconds + seconds
             if record["val_loss"] < result.best_val_loss:
                 result.best_val_loss, result.best_epoch, stale_epochs = record["val_loss"], epoch + 1, 0
-                best_state = _copy_state(model)
+                best_state = _copy_state(module)
             else:
                 stale_epochs += 1
             result.stopped_early = stale_epochs >= config.patience
@@ -203,14 +236,14 @@ def fit(
                 epoch + 1,
                 ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"),
             )
-            if checkpoint_path is not None:
+            if checkpoint_path is not None and is_main_process():
                 save_checkpoint(
                     checkpoint_path,
                     {
                         "run_key": run_key,
                         "epoch": epoch + 1,
                         "finished": result.stopped_early or epoch + 1 == config.epochs,
-                        "model": model.state_dict(),
+                        "model": module.state_dict(),
                         "optimizer": optimizer.state_dict(),
                         "scaler": scaler.state_dict() if scaler is not None else None,
                         "best_model": best_state,
@@ -219,13 +252,13 @@ def fit(
                         "rng": rng_state(),
                     },
                 )
-            if epoch_callback is not None:
+            if epoch_callback is not None and is_main_process():
                 epoch_callback(epoch + 1, dict(record))
             if result.stopped_early:
                 logger.info("early stop: no lower validation loss for %d epochs", config.patience)
                 break
 
     if best_state is not None:
-        model.load_state_dict(best_state)
+        module.load_state_dict(best_state)
     logger.info("best epoch %d (val_loss %.4g)", result.best_epoch, result.best_val_loss)
     return result

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 
 def seed_everything(seed: int) -> None:
@@ -60,8 +60,40 @@ class EpochShuffleSampler(Sampler[int]):
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.size, generator=generator).tolist())
+        return iter(epoch_permutation(self.size, self.seed, self.epoch))
 
     def __len__(self) -> int:
         return self.size
+
+
+def epoch_permutation(size: int, seed: int, epoch: int) -> list[int]:
+    """The permutation of ``range(size)`` that epoch ``epoch`` of a run seeded ``seed`` visits."""
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    return torch.randperm(size, generator=generator).tolist()
+
+
+class DistributedEpochShuffleSampler(DistributedSampler):
+    """One process's shard of ``EpochShuffleSampler``'s permutation (data-parallel training).
+
+    Rank ``r`` of ``N`` takes every N-th index of the permutation, starting at ``r``. With a
+    per-process batch of ``B / N``, the k-th batches of all ranks together hold exactly the
+    samples of the k-th batch of a single process with batch ``B`` (only their order differs),
+    so N processes see the same global batches as one, and a resumed epoch the same order.
+
+    Args:
+        dataset: the training dataset (only its length is used).
+        seed: base seed (as ``EpochShuffleSampler``'s).
+        rank: this process's rank.
+        num_replicas: number of processes.
+    """
+
+    def __init__(self, dataset: Dataset, seed: int, *, rank: int, num_replicas: int) -> None:
+        # drop_last: the tail that does not fill one sample per rank is left out, as the
+        # single-process loader drops its last incomplete batch.
+        super().__init__(
+            dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True
+        )
+
+    def __iter__(self) -> Iterator[int]:
+        indices = epoch_permutation(len(self.dataset), self.seed, self.epoch)  # type: ignore[arg-type]
+        return iter(indices[self.rank : self.total_size : self.num_replicas])

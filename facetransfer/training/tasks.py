@@ -16,9 +16,12 @@ from torch import nn
 from facetransfer.classes import ClassScheme
 from facetransfer.data.datasets import DetectionDataset, SegmentationDataset
 from facetransfer.models import build_detector, build_segmenter, count_parameters
+from facetransfer.models.deeplab import ENCODER_DECODER_PREFIXES
 from facetransfer.models.pretrained import Pretrained
 from facetransfer.training.config import TrainConfig
+from facetransfer.training.data_parallel import data_parallel, global_batch_criterion, unwrap_model
 from facetransfer.training.device import DeviceSettings, device_settings
+from facetransfer.training.distributed import launches_data_parallel
 from facetransfer.training.fit import EpochCallback, FitResult, ParameterGroup, fit
 from facetransfer.training.loaders import build_loader
 from facetransfer.training.loop import DetectionTask, SegmentationTask, Task
@@ -45,9 +48,11 @@ def _frame_digest(frame: pd.DataFrame, columns: list[str]) -> str:
 
 def _run_key(task: str, config: TrainConfig, frames: tuple[pd.DataFrame, pd.DataFrame], **extra: Any) -> dict:
     # Content hashes too: files regenerated under the same paths must not resume a stale run.
+    # Runtime choices stay out; so does `distributed`: the global batches do not depend on the
+    # process count, so a run resumes with any nproc (and keys of existing runs are unchanged).
     columns = ["path", "sha256", "mask_path", "mask_sha256", "mask_encoding", "label"]
-    runtime_only = ("num_workers", "device", "cpu_threads", "sample_cache")
-    settings = {k: v for k, v in config.to_dict().items() if k not in runtime_only}
+    runtime = ("num_workers", "device", "cpu_threads", "distributed", "sample_cache")
+    settings = {k: v for k, v in config.to_dict().items() if k not in runtime}
     return {"task": task, "config": settings, "data": [_frame_digest(f, columns) for f in frames], **extra}
 
 
@@ -80,8 +85,11 @@ def _train(
     train_dataset, val_dataset = datasets
     settings.prepare_model(model)
     task.criterion.to(settings.device)
+    # Data-parallel hooks; outside a process group they return `model` and the criterion as they are.
+    trained = data_parallel(model, settings.device)
+    task.criterion = global_batch_criterion(task.criterion)
     fit_result = fit(
-        model,
+        trained,
         build_loader(
             train_dataset, batch_size=config.batch_size, settings=settings, shuffle_seed=config.seed
         ),
@@ -94,6 +102,8 @@ def _train(
         epoch_callback=epoch_callback,
         parameter_groups=parameter_groups,
     )
+    if trained is not model:
+        model.load_state_dict(unwrap_model(trained).state_dict())
     model.to("cpu").to(memory_format=torch.contiguous_format).eval()
     return fit_result
 
@@ -114,6 +124,7 @@ def _common_fields(model: nn.Module, fit_result: FitResult, settings: DeviceSett
     }
 
 
+@launches_data_parallel
 def train_segmenter(
     train_frame: pd.DataFrame,
     val_frame: pd.DataFrame,
@@ -136,7 +147,8 @@ def train_segmenter(
         config: hyper-parameters and runtime options.
         checkpoint_dir: directory of the per-epoch checkpoint; a rerun of the same run resumes.
         pretrained: initialise the backbone with cached ImageNet weights if available.
-        epoch_callback: ``(epoch, metrics)`` hook, e.g. to log metrics to MLflow.
+        epoch_callback: ``(epoch, metrics)`` hook, e.g. to log metrics to MLflow (called in
+            this process, once per epoch, also when ``config.distributed.nproc > 1``).
         sample_cache_dir: folder of the on-disk sample cache (``config.sample_cache``).
 
     Returns:
@@ -194,6 +206,7 @@ def train_segmenter(
     )
 
 
+@launches_data_parallel
 def train_detector(
     train_frame: pd.DataFrame,
     val_frame: pd.DataFrame,
@@ -218,7 +231,8 @@ def train_detector(
         config: hyper-parameters and runtime options.
         checkpoint_dir: directory of the per-epoch checkpoint; a rerun of the same run resumes.
         pretrained: for ``none``: initialise the backbone with cached ImageNet weights.
-        epoch_callback: ``(epoch, metrics)`` hook, e.g. to log metrics to MLflow.
+        epoch_callback: ``(epoch, metrics)`` hook, e.g. to log metrics to MLflow (called in
+            this process, once per epoch, also when ``config.distributed.nproc > 1``).
         sample_cache_dir: folder of the on-disk sample cache (``config.sample_cache``).
 
     Returns:
@@ -272,11 +286,9 @@ def detector_parameter_groups(model: nn.Module, transferred_scale: float) -> lis
     transferred = getattr(model, "variant", "none") != "none" or bool(
         getattr(model, "pretrained_loaded", False)
     )
-    head = [p for name, p in model.named_parameters() if name.startswith("head.")]
-    body = [p for name, p in model.named_parameters() if not name.startswith("head.")]
     return [
-        {"name": "head", "params": head, "lr_scale": 1.0},
-        {"name": "body", "params": body, "lr_scale": transferred_scale if transferred else 1.0},
+        ParameterGroup("head", ("head.",), 1.0),
+        ParameterGroup("body", ENCODER_DECODER_PREFIXES, transferred_scale if transferred else 1.0),
     ]
 
 

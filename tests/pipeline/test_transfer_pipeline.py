@@ -143,3 +143,26 @@ def test_data_failing_validation_stops_before_training(project: Project) -> None
     experiment = client.get_experiment_by_name("transfer_pipeline")
     failed = client.search_runs([experiment.experiment_id], "attributes.status = 'FAILED'")
     assert any("generator_min_images" in run.data.tags.get("failure.reason", "") for run in failed)
+
+
+def test_a_training_step_trains_in_two_processes_when_configured(project: Project) -> None:
+    config = project.write_config(
+        "two-processes.yaml", "configs/tiny.yaml", **{"segmenter.train.distributed": {"nproc": 2}}
+    )
+    result = project.pipeline(config)
+    status = project.last_run()
+    assert status["run"] == "completed"
+    assert status["steps"][f"train_segmenter_{BACKBONE}"] == "completed"
+    assert "training in 2 processes (backend gloo)" in result.stdout + result.stderr
+
+    client = project.mlflow()
+    experiment = client.get_experiment_by_name("transfer_pipeline")
+    latest = client.search_runs(
+        [experiment.experiment_id],
+        f"attributes.run_name = 'segmenter-{BACKBONE}'",
+        order_by=["start_time DESC"],
+    )[0]
+    assert latest.data.params["train.distributed.nproc"] == "2"
+    # Rank 0's epochs are logged once, by the step's process, into the step's run.
+    assert len(client.get_metric_history(latest.info.run_id, "train_loss")) == 1
+    assert "test_pixel_accuracy" in latest.data.metrics

@@ -229,3 +229,32 @@ def test_a_checkpoint_is_keyed_by_file_content_not_only_by_paths() -> None:
     key = _run_key("detector", TrainConfig(), (frame, frame))
     assert _run_key("detector", TrainConfig(), (frame.copy(), frame)) == key
     assert _run_key("detector", TrainConfig(), (frame.assign(sha256="y"), frame)) != key
+
+
+def test_transferred_layers_train_at_their_own_rate_selected_by_name() -> None:
+    import copy
+
+    from facetransfer.models import build_detector
+    from facetransfer.training.fit import ParameterGroup, build_optimizer, learning_rate_at
+    from facetransfer.training.tasks import detector_parameter_groups
+
+    torch.manual_seed(0)
+    segmenter = build_segmenter(BACKBONE)
+    detector = build_detector(BACKBONE, "last", segmenter=segmenter)
+    config = TrainConfig(
+        learning_rate=2e-3, transferred_learning_rate_scale=0.1, learning_rate_schedule="cosine"
+    )
+    groups = detector_parameter_groups(detector, config.transferred_learning_rate_scale)
+    replica = copy.deepcopy(detector)  # what data-parallel training optimises: another copy
+    optimizer = build_optimizer(replica, config, groups)
+    by_name = {group["name"]: group for group in optimizer.param_groups}
+    assert by_name["head"]["lr"] == pytest.approx(2e-3) and by_name["body"]["lr"] == pytest.approx(2e-4)
+    replica_ids = {id(p) for p in replica.parameters()}
+    assert all(id(p) in replica_ids for group in optimizer.param_groups for p in group["params"])
+    frozen = {id(p) for name, p in replica.named_parameters() if name.startswith(("aspp.", "decoder."))}
+    assert not frozen & {id(p) for group in optimizer.param_groups for p in group["params"]}
+    assert learning_rate_at(config, 4) * by_name["body"]["lr_scale"] < by_name["body"]["lr"]
+    untransferred = detector_parameter_groups(build_detector(BACKBONE, "none"), 0.1)
+    assert [g.lr_scale for g in untransferred] == [1.0, 1.0]  # random init everywhere: one rate
+    with pytest.raises(ValueError, match="in no parameter group"):
+        build_optimizer(replica, config, [ParameterGroup("head", ("head.",))])
