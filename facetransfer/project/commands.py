@@ -65,6 +65,8 @@ def setup_command(
     from facetransfer.project.stack import StackSetupError
     from facetransfer.project.team import TeamSetupError, load_team_settings
 
+    for chatty in ("botocore", "aiobotocore", "s3fs"):  # "Found credentials in environment variables"
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     cluster_options = {
         "flavor": orchestrator,
         "kubernetes_context": kube_context,

@@ -37,6 +37,7 @@ class SetupReport:
     root: Path
     tracking_uri: str
     stack: str = STACK_NAME
+    bucket: str | None = None
     data_action: str = ""
     data_md5: str | None = None
     dvc_remote: str = ""
@@ -89,6 +90,8 @@ def setup_project(
         report.actions += ensure_stack(root, report.tracking_uri)
     else:
         report.stack, stack_actions = ensure_team_stack(root, team)
+        prefixes = (team.s3.mlflow_prefix, team.s3.zenml_prefix, team.s3.dvc_prefix)
+        report.bucket = f"s3://{team.s3.bucket} ({', '.join(f'{p}/' for p in prefixes)}: MLflow, ZenML, DVC)"
         report.actions += stack_actions
     return report
 
@@ -125,6 +128,7 @@ def describe(report: SetupReport) -> str:
         f"data:           {report.data_action} (md5 {report.data_md5}) - DVC remote {report.dvc_remote}",
         f"MLflow store:   {report.tracking_uri}",
         f"ZenML stack:    {report.stack} (MLflow tracker + registry)",
+        *([f"team bucket:    {report.bucket}"] if report.bucket else []),
         *(f"done:           {action}" for action in report.actions),
         "next:           zenml pipeline run pipelines.transfer_pipeline -c zenml_config.yaml",
     ]

@@ -124,8 +124,9 @@ def test_runs_and_registered_versions_are_on_the_mlflow_server(team: TeamProject
     keys = bucket_keys(team.s3.url, "mlflow/")
     plots = f"mlflow/{experiment.experiment_id}/{detector.info.run_id}/artifacts/plots/"
     assert {f"{plots}confusion_matrix.png", f"{plots}roc_curves.png"} <= set(keys)
-    model_prefix = f"mlflow/{experiment.experiment_id}/models/{champion.model_id}/"
-    assert any(key.startswith(model_prefix) for key in keys), "the registered model's files"
+    logged_model = client.get_logged_model(champion.source.removeprefix("models:/"))
+    model_prefix = logged_model.artifact_location.replace("mlflow-artifacts:/", "mlflow/", 1)
+    assert any(key.startswith(f"{model_prefix}/") for key in keys), f"nothing under {model_prefix}"
 
 
 def test_zenml_artifacts_are_in_the_bucket(team: TeamProject) -> None:
