@@ -8,6 +8,7 @@ validation reads contexts from it and never contacts the cluster.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,13 +63,15 @@ def changes(actions: list[str]) -> list[str]:
 @pytest.fixture(scope="module")
 def zenml_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A ZenML repository in a temporary folder, with its own global store; ZenML reset afterwards."""
-    from zenml.client import Client
-    from zenml.config.global_config import GlobalConfiguration
-
     base = tmp_path_factory.mktemp("zenml")
     (base / "kubeconfig").write_text(KUBECONFIG)
     saved = {name: os.environ.get(name) for name in ("ZENML_CONFIG_PATH", "KUBECONFIG")}
+    root_logger = logging.getLogger()
+    handlers, level = list(root_logger.handlers), root_logger.level  # ZenML adds its own on import
     os.environ.update({"ZENML_CONFIG_PATH": str(base / "config"), "KUBECONFIG": str(base / "kubeconfig")})
+    from zenml.client import Client
+    from zenml.config.global_config import GlobalConfiguration
+
     GlobalConfiguration._reset_instance()
     Client._reset_instance()
     (base / "project").mkdir()
@@ -77,6 +80,8 @@ def zenml_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     finally:
         GlobalConfiguration._reset_instance()
         Client._reset_instance()
+        root_logger.handlers[:] = handlers
+        root_logger.setLevel(level)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -209,3 +209,16 @@ def test_the_dvc_remote_is_configured_locally_and_once(tmp_path: Path) -> None:
     )
     assert configure_dvc_remote(tmp_path, bucket.model_copy(update={"endpoint_url": None}))
     assert "endpointurl" not in (tmp_path / ".dvc" / "config.local").read_text()
+
+
+def test_setup_command_refuses_cluster_options_without_team_services(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from facetransfer.cli import main
+
+    runner = CliRunner()
+    cluster = runner.invoke(main, ["setup", "--root", str(tmp_path), "--stack", "kubernetes"])
+    assert cluster.exit_code == 2 and "need --team FILE" in cluster.output
+    missing = runner.invoke(main, ["setup", "--root", str(tmp_path), "--team", str(tmp_path / "team.yaml")])
+    assert missing.exit_code == 1 and f"{tmp_path / 'team.yaml'} not found" in missing.output
+    assert not (tmp_path / ".dvc").exists(), "nothing was set up"
