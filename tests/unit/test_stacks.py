@@ -23,7 +23,9 @@ from facetransfer.project.stack import (
     STACK_NAME,
     TEAM_TRACKER_NAME,
     TRACKER_NAME,
+    Component,
     StackSetupError,
+    ensure_component,
     ensure_stack,
     ensure_team_stack,
 )
@@ -199,18 +201,34 @@ def test_kubeflow_stack_is_registered_and_says_why_it_is_not_validated(zenml_cli
     assert any("not validated here" in action and "kfp" in action for action in actions), actions
 
 
-def test_an_image_builder_of_another_flavor_is_not_silently_replaced(zenml_client: Path) -> None:
+def test_switching_to_kaniko_re_points_the_stack_at_a_kaniko_builder(zenml_client: Path) -> None:
     from zenml.client import Client
     from zenml.enums import StackComponentType
 
-    Client().create_stack_component(
-        "facetransfer-kaniko-builder", "local", StackComponentType.IMAGE_BUILDER, {}
-    )
     settings = team(
         flavor="kubernetes",
         kubernetes_context="team-cluster",
+        namespace="faces",
         container_registry="registry.example.com/facetransfer",
         image_builder="kaniko",
     )
+    actions = changes(ensure_team_stack(zenml_client, settings)[1])
+    assert {
+        "registered image_builder facetransfer-kaniko-builder (kaniko)",
+        "updated stack facetransfer-kubernetes",
+    } <= set(actions)
+    assert Client().active_stack_model.name == "facetransfer-kubernetes"
+    builders = Client().get_stack("facetransfer-kubernetes").components[StackComponentType.IMAGE_BUILDER]
+    assert [builder.name for builder in builders] == ["facetransfer-kaniko-builder"]
+    kaniko = component("image_builder", "facetransfer-kaniko-builder").configuration
+    assert (kaniko["kubernetes_context"], kaniko["kubernetes_namespace"]) == ("team-cluster", "faces")
+
+
+def test_a_component_of_another_flavor_is_not_silently_replaced(zenml_client: Path) -> None:
+    from zenml.client import Client
+    from zenml.enums import StackComponentType
+
+    Client().create_stack_component("someone-elses-builder", "local", StackComponentType.IMAGE_BUILDER, {})
+    wanted = Component("image_builder", "someone-elses-builder", "kaniko", {"kubernetes_context": "c"})
     with pytest.raises(StackSetupError, match="flavor local, not kaniko"):
-        ensure_team_stack(zenml_client, settings)
+        ensure_component(Client(), wanted)
