@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facetransfer.environment import quiet_third_party_telemetry
-from facetransfer.project.stack import STACK_NAME, ensure_stack, ensure_team_stack, executable
+from facetransfer.project.stack import STACK_NAME, ensure_stack, executable
+from facetransfer.project.team_stack import ensure_team_stack
 
 if TYPE_CHECKING:
     from facetransfer.project.team import TeamSettings

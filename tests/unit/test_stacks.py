@@ -17,19 +17,21 @@ from typing import Any
 import pytest
 
 from facetransfer.project.stack import (
-    ARTIFACT_STORE_NAME,
-    CONTAINER_REGISTRY_NAME,
     REGISTRY_NAME,
     STACK_NAME,
-    TEAM_TRACKER_NAME,
     TRACKER_NAME,
     Component,
     StackSetupError,
     ensure_component,
     ensure_stack,
-    ensure_team_stack,
 )
 from facetransfer.project.team import TeamSettings
+from facetransfer.project.team_stack import (
+    ARTIFACT_STORE_NAME,
+    CONTAINER_REGISTRY_NAME,
+    TEAM_TRACKER_NAME,
+    ensure_team_stack,
+)
 
 KUBECONFIG = """
 apiVersion: v1
