@@ -1,5 +1,6 @@
-"""Operating the product: project set-up, scheduled retraining, schedules, locks.
+"""Operating the product: project and team set-up, ZenML stacks, scheduled retraining, locks.
 
-These modules drive the ZenML, DVC and MLflow command lines and APIs from the outside (ZenML
-only through its CLI, in a subprocess), so the library itself never imports ZenML.
+These modules drive ZenML, DVC and MLflow from the outside. ZenML is used through its Python
+``Client``, imported inside functions only, so importing the library never imports ZenML; the
+pipeline itself still runs as a ``zenml`` command in a subprocess (``retrain``).
 """

@@ -22,11 +22,68 @@ CONFIG_OPTION = click.option(
 @click.command("setup")
 @ROOT_OPTION
 @click.option("--dvc-remote", default=None, help="DVC remote URL to use as default (default: keep or local).")
-def setup_command(root: Path, dvc_remote: str | None) -> None:
+@click.option(
+    "--team",
+    "team_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Team settings (see configs/team.example.yaml): MLflow server, S3 bucket, orchestrator.",
+)
+@click.option(
+    "--stack",
+    "orchestrator",
+    type=click.Choice(["local", "kubernetes", "kubeflow"]),
+    default=None,
+    help="Orchestrator of the team stack (default: the team file's orchestrator.flavor).",
+)
+@click.option("--kube-context", default=None, help="kubeconfig context of the cluster.")
+@click.option("--namespace", default=None, help="Kubernetes namespace the pipeline pods run in.")
+@click.option("--registry-uri", default=None, help="Container registry the images are pushed to.")
+@click.option(
+    "--image-builder", type=click.Choice(["local", "kaniko"]), default=None, help="Who builds images."
+)
+@click.option("--kubeflow-host", default=None, help="Kubeflow Pipelines API host (multi-tenant deployments).")
+def setup_command(
+    root: Path,
+    dvc_remote: str | None,
+    team_file: Path | None,
+    orchestrator: str | None,
+    kube_context: str | None,
+    namespace: str | None,
+    registry_uri: str | None,
+    image_builder: str | None,
+    kubeflow_host: str | None,
+) -> None:
     """Prepare the project: DVC + data, MLflow store, ZenML repository and stack (idempotent)."""
     from facetransfer.project.setup import describe, setup_project
+    from facetransfer.project.stack import StackSetupError
+    from facetransfer.project.team import TeamSetupError, load_team_settings
 
-    click.echo(describe(setup_project(root, dvc_remote=dvc_remote)))
+    for chatty in ("botocore", "aiobotocore", "s3fs"):  # "Found credentials in environment variables"
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    cluster_options = {
+        "flavor": orchestrator,
+        "kubernetes_context": kube_context,
+        "namespace": namespace,
+        "container_registry": registry_uri,
+        "image_builder": image_builder,
+        "kubeflow_hostname": kubeflow_host,
+    }
+    try:
+        if team_file is None:
+            if any(value is not None and value != "local" for value in cluster_options.values()):
+                raise click.UsageError(
+                    "--stack and the cluster options need --team FILE (the shared services)"
+                )
+            report = setup_project(root, dvc_remote=dvc_remote)
+        else:
+            if dvc_remote is not None:
+                raise click.UsageError("with --team the DVC remote is the team bucket (s3.dvc_prefix)")
+            team = load_team_settings(team_file).with_orchestrator(**cluster_options)
+            report = setup_project(root, team=team)
+    except (TeamSetupError, StackSetupError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(describe(report))
 
 
 @click.command("status")

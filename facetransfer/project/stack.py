@@ -1,18 +1,25 @@
-"""The local ZenML stack of the project, registered idempotently through the ``zenml`` CLI.
+"""ZenML stacks registered idempotently through ZenML's Python ``Client``, and the local stack.
 
-Stack ``facetransfer-local``: the default local orchestrator and artifact store, an MLflow
-experiment tracker and an MLflow model registry. The tracker points at the project's MLflow store
-(``facetransfer.tracking.store``), so the ZenML steps, the ``facetransfer`` CLI and ``mlflow ui``
-all see the same runs and registry.
+``facetransfer-local``: the default local orchestrator and artifact store, an MLflow experiment
+tracker on the project's MLflow store (``facetransfer.tracking.store``) and an MLflow model
+registry, so the ZenML steps, the ``facetransfer`` CLI and ``mlflow ui`` see the same runs. The team
+stacks (``facetransfer.project.team_stack``) are built with the same helpers.
+
+Every function creates what is missing, updates what differs and reports one line per change,
+so a second run reports nothing. ZenML is imported inside the functions only.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from zenml.client import Client
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +29,17 @@ REGISTRY_NAME = "facetransfer-mlflow-registry"
 
 
 class StackSetupError(RuntimeError):
-    """A ``zenml`` command of the set-up failed (the message holds its output)."""
+    """A stack cannot be registered or is invalid (the message says which part and why)."""
+
+
+@dataclass(frozen=True)
+class Component:
+    """A stack component as the project wants it."""
+
+    type: str  # a ``StackComponentType`` value: orchestrator, artifact_store, ...
+    name: str
+    flavor: str
+    configuration: dict[str, Any] = field(default_factory=dict)
 
 
 def executable(name: str) -> str:
@@ -36,66 +53,146 @@ def executable(name: str) -> str:
     return found
 
 
-def run_zenml(*args: str, root: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run one ``zenml`` CLI command in ``root``."""
-    result = subprocess.run(
-        [executable("zenml"), *args], cwd=root, capture_output=True, text=True, check=False
-    )
-    if check and result.returncode != 0:
+def open_client(root: Path, actions: list[str]) -> Client:
+    """ZenML's client on the repository in ``root`` (initialised if missing)."""
+    from zenml.client import Client
+
+    if not Client.is_repository_directory(root):
+        Client.initialize(root)
+        actions.append(f"initialised the ZenML repository in {root}")
+    client = Client()
+    client.activate_root(root)
+    return client
+
+
+def ensure_component(client: Client, wanted: Component) -> str | None:
+    """Register ``wanted``, or update the keys of its configuration that differ.
+
+    Keys set to ``None`` in ``wanted.configuration`` are removed from a registered component.
+
+    Returns:
+        What was done, or ``None`` when the component was already as wanted.
+    """
+    from zenml.enums import StackComponentType
+
+    component_type = StackComponentType(wanted.type)
+    settable = {key: value for key, value in wanted.configuration.items() if value is not None}
+    try:
+        existing = client.get_stack_component(component_type, wanted.name, allow_name_prefix_match=False)
+    except KeyError:
+        client.create_stack_component(wanted.name, wanted.flavor, component_type, settable)
+        return f"registered {wanted.type} {wanted.name} ({wanted.flavor})"
+    if existing.flavor_name != wanted.flavor:
         raise StackSetupError(
-            f"`zenml {' '.join(args)}` failed ({result.returncode}):\n"
-            f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
+            f"{wanted.type} {wanted.name} is registered with flavor {existing.flavor_name}, not "
+            f"{wanted.flavor}; remove it (zenml {wanted.type.replace('_', '-')} delete {wanted.name}) "
+            "or rename it, then run the set-up again"
         )
-    return result
+    current = existing.configuration
+    if all(current.get(key) == value for key, value in wanted.configuration.items()):
+        return None
+    client.update_stack_component(wanted.name, component_type, configuration=dict(wanted.configuration))
+    return f"updated {wanted.type} {wanted.name}"
+
+
+def ensure_secret(client: Client, name: str, values: dict[str, str]) -> str | None:
+    """Create the ZenML secret ``name`` with ``values``, or make its values equal to them."""
+    try:
+        existing = client.get_secret(name, allow_partial_name_match=False)
+    except KeyError:
+        client.create_secret(name, values=values)
+        return f"stored ZenML secret {name} ({', '.join(sorted(values))})"
+    current = existing.secret_values
+    if current == values:
+        return None
+    client.update_secret(
+        name, add_or_update_values=values, remove_values=[key for key in current if key not in values] or None
+    )
+    return f"updated ZenML secret {name}"
+
+
+def ensure_stack_components(client: Client, name: str, components: dict[str, str]) -> str | None:
+    """Register stack ``name`` of ``components`` (type value -> component name), or re-point it."""
+    from zenml.enums import StackComponentType
+
+    wanted = {StackComponentType(kind): component for kind, component in components.items()}
+    try:
+        stack = client.get_stack(name, allow_name_prefix_match=False)
+    except KeyError:
+        client.create_stack(name, components=wanted)
+        return f"registered stack {name}"
+    current = {kind: [c.name for c in listed] for kind, listed in stack.components.items()}
+    if all(current.get(kind) == [component] for kind, component in wanted.items()):
+        return None
+    client.update_stack(name, component_updates=wanted)
+    return f"updated stack {name}"
+
+
+def activate(client: Client, name: str) -> str | None:
+    """Make stack ``name`` the active stack of the repository."""
+    if client.active_stack_model.name == name:
+        return None
+    client.activate_stack(name)
+    return f"activated stack {name}"
+
+
+def validate_stack(client: Client, name: str) -> str | None:
+    """Check that the stack's components fit together, as ZenML does before a run (no cluster needed).
+
+    Returns:
+        ``None`` when valid; a note when the check could not run here because an integration's
+        package is missing (the stack is registered, but cannot run from this environment).
+
+    Raises:
+        StackSetupError: the stack is invalid (ZenML's reason in the message).
+    """
+    from zenml.exceptions import StackValidationError
+    from zenml.stack import Stack, StackComponent
+
+    model = client.get_stack(name, allow_name_prefix_match=False)
+    try:
+        # Built from the component models, not Stack.from_model: its cache is keyed by the stack's
+        # update time, which does not change when only a component's configuration did.
+        components = {
+            kind: [StackComponent.from_model(c) for c in listed] for kind, listed in model.components.items()
+        }
+        Stack.from_components_v2(id=model.id, name=model.name, components=components).validate(
+            fail_if_secrets_missing=True
+        )
+    except ImportError as error:
+        first_line = str(error).strip().splitlines()[0]
+        return f"stack {name} registered but not validated here: {first_line}"
+    except (StackValidationError, RuntimeError, ValueError) as error:
+        raise StackSetupError(f"stack {name} is not valid: {error}") from error
+    return None
 
 
 def ensure_stack(root: Path, tracking_uri: str) -> list[str]:
-    """Create what is missing of the ZenML repository and stack, and activate the stack.
-
-    Running it again changes nothing (it re-points the tracker at ``tracking_uri`` and re-activates
-    the stack, both no-ops when already so).
+    """The local stack ``facetransfer-local``, registered, pointing at ``tracking_uri`` and active.
 
     Returns:
         What was done, one line per action (empty when everything was in place).
     """
-    actions = []
-    if not (root / ".zen").is_dir():
-        run_zenml("init", root=root)
-        actions.append(f"initialised the ZenML repository in {root}")
-    described = run_zenml("stack", "describe", STACK_NAME, root=root, check=False)
-    if described.returncode != 0:
-        tracker = run_zenml("experiment-tracker", "describe", TRACKER_NAME, root=root, check=False)
-        if tracker.returncode != 0:
-            run_zenml(
-                "experiment-tracker",
-                "register",
-                TRACKER_NAME,
-                "--flavor=mlflow",
-                f"--tracking_uri={tracking_uri}",
-                root=root,
-            )
-            actions.append(f"registered experiment tracker {TRACKER_NAME} -> {tracking_uri}")
-        registry = run_zenml("model-registry", "describe", REGISTRY_NAME, root=root, check=False)
-        if registry.returncode != 0:
-            run_zenml("model-registry", "register", REGISTRY_NAME, "--flavor=mlflow", root=root)
-            actions.append(f"registered model registry {REGISTRY_NAME}")
-        run_zenml(
-            "stack",
-            "register",
+    actions: list[str] = []
+    client = open_client(root, actions)
+    for wanted in (
+        Component("experiment_tracker", TRACKER_NAME, "mlflow", {"tracking_uri": tracking_uri}),
+        Component("model_registry", REGISTRY_NAME, "mlflow"),
+    ):
+        actions.append(ensure_component(client, wanted) or "")
+    actions.append(
+        ensure_stack_components(
+            client,
             STACK_NAME,
-            "-o",
-            "default",
-            "-a",
-            "default",
-            "-e",
-            TRACKER_NAME,
-            "-r",
-            REGISTRY_NAME,
-            root=root,
+            {
+                "orchestrator": "default",
+                "artifact_store": "default",
+                "experiment_tracker": TRACKER_NAME,
+                "model_registry": REGISTRY_NAME,
+            },
         )
-        actions.append(f"registered stack {STACK_NAME}")
-    else:
-        # Idempotent: keeps the tracker on this checkout's store if the project moved.
-        run_zenml("experiment-tracker", "update", TRACKER_NAME, f"--tracking_uri={tracking_uri}", root=root)
-    run_zenml("stack", "set", STACK_NAME, root=root)
-    return actions
+        or ""
+    )
+    actions.append(validate_stack(client, STACK_NAME) or "")
+    actions.append(activate(client, STACK_NAME) or "")
+    return [action for action in actions if action]

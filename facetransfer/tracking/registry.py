@@ -103,11 +103,14 @@ def register_run_model(
             logger.info("%s version %s already holds the model of run %s", name, version.version, run_id)
             return version
     source = model_uri or f"runs:/{run_id}/{artifact_path}"
+    # An MLflow server requires a logged model's id with its models:/<id> source (a local store does not).
+    model_id = source.removeprefix("models:/") if source.startswith("models:/m-") else None
     with registry_errors(client):
         version = client.create_model_version(
             name=name,
             source=source,
             run_id=run_id,
+            model_id=model_id,
             tags={k: _tag_value(v) for k, v in (tags or {}).items()},
             description=description,
         )

@@ -1,8 +1,9 @@
 """Where MLflow runs and artifacts live.
 
 By default a project-local SQLite store (``<root>/.local/mlflow/mlflow.db``) with artifacts in
-``<root>/.local/mlflow/artifacts``: embedded, no server. ``MLFLOW_TRACKING_URI`` points every
-entry point (pipeline, CLI, UI) at a team server instead.
+``<root>/.local/mlflow/artifacts``: embedded, no server. ``facetransfer setup --team`` records a team
+server in ``<root>/.local/mlflow/tracking_uri`` (machine-local, not committed), and
+``MLFLOW_TRACKING_URI`` overrides both, so every entry point (pipeline, CLI) sees the same store.
 """
 
 from __future__ import annotations
@@ -35,8 +36,15 @@ def default_artifact_location(root: str | Path) -> str:
     return (Path(root) / LOCAL_STORE_DIR / "artifacts").resolve().as_uri()
 
 
+RECORDED_URI_FILE = LOCAL_STORE_DIR / "tracking_uri"
+"""Where ``facetransfer setup --team`` records the team's MLflow server for this checkout."""
+
+
 def resolve_tracking_uri(root: str | Path) -> str:
-    """``MLFLOW_TRACKING_URI`` when set, else the project-local store of ``root``."""
+    """``MLFLOW_TRACKING_URI`` when set, else the server recorded by set-up, else the local store."""
+    recorded = Path(root) / RECORDED_URI_FILE
+    if not os.environ.get("MLFLOW_TRACKING_URI") and recorded.is_file():
+        return recorded.read_text(encoding="utf-8").strip()
     return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(root)
 
 

@@ -35,9 +35,11 @@ class Project:
 
     root: Path
     env: dict[str, str]
+    tracking_uri: str | None = None
+    """The MLflow server the project uses; ``None``: its local SQLite store."""
 
     @classmethod
-    def create(cls, base: Path) -> Project:
+    def create(cls, base: Path, extra_env: dict[str, str] | None = None) -> Project:
         root = base / "project"
         root.mkdir()
         for name in PROJECT_FILES:
@@ -54,6 +56,7 @@ class Project:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.update(extra_env or {})
         project = cls(root, env)
         project.run("git", "init", "--quiet")
         return project
@@ -101,7 +104,8 @@ class Project:
     def mlflow(self):  # -> MlflowClient
         from mlflow.tracking import MlflowClient
 
-        return MlflowClient(tracking_uri=f"sqlite:///{self.root / '.local' / 'mlflow' / 'mlflow.db'}")
+        local = f"sqlite:///{self.root / '.local' / 'mlflow' / 'mlflow.db'}"
+        return MlflowClient(tracking_uri=self.tracking_uri or local)
 
 
 TINY_DEMO = ("--segmentation-images", "48", "--real-images", "32", "--fake-images", "24")
