@@ -8,7 +8,13 @@ from typing import Any
 
 from facetransfer.config import PromotionSettings
 from facetransfer.promotion import ModelScores, PromotionDecision, decide_promotion
-from facetransfer.tracking.registry import CHALLENGER, CHAMPION, register_run_model, set_version_tags
+from facetransfer.tracking.registry import (
+    CHALLENGER,
+    CHAMPION,
+    register_run_model,
+    run_version,
+    set_version_tags,
+)
 from facetransfer.tracking.runs import log_json, log_table
 from facetransfer.workflow.runs import pipeline_run
 
@@ -24,7 +30,10 @@ def register_and_promote(
 ) -> dict[str, Any]:
     """Register the best detector and its segmenter; move ``champion`` only if the rule says so.
 
-    The detector version is tagged with what the promotion rule and later runs need: threshold,
+    The detector version is an image-taking serving model (``facetransfer.serving``) carrying the
+    detector's weights, its threshold and preprocessing, and the weights of the face parser
+    version registered with it; it is logged into the detector's run the first time that run is
+    registered. The detector version is tagged with what the promotion rule and later runs need: threshold,
     image size, backbone, variant, data hash, the generators it was trained and evaluated on and
     its test metrics. The segmenter that fed the champion detector gets the segmenter's
     ``champion`` alias too, so the registry keeps the lineage.
@@ -57,11 +66,16 @@ def register_and_promote(
         },
         description=f"DeepLabV3+ face parser, {segmenter['backbone']} backbone",
     )
+    existing = run_version(client, settings.detector_model, str(detector["run_id"]))
     detector_version = register_run_model(
         client,
         name=settings.detector_model,
         run_id=str(detector["run_id"]),
-        model_uri=detector.get("model_uri"),
+        model_uri=None
+        if existing is not None
+        else log_detector_serving_model(
+            detector, segmenter, settings.detector_model, segmenter_version.version
+        ),
         tags=_detector_tags(detector, provenance, segmenter_version.version),
         description=(
             f"Real-vs-generated face detector, {detector['backbone']} backbone, "
@@ -105,6 +119,36 @@ def register_and_promote(
         "champion_before": champion.get("version"),
         "comparison": decision.comparison.to_dict(orient="records"),
     }
+
+
+def log_detector_serving_model(
+    detector: Mapping[str, Any], segmenter: Mapping[str, Any], model_name: str, segmenter_version: str
+) -> str:
+    """Log the serving model of ``detector`` (with ``segmenter``'s weights) into its run; return its URI."""
+    import tempfile
+    from pathlib import Path
+
+    from facetransfer.serving.publish import log_serving_model
+    from facetransfer.serving.pyfunc import ServingSettings
+    from facetransfer.serving.weights import download_weights
+    from facetransfer.workflow.detector import report_preprocessing
+    from facetransfer.workflow.runs import model_run
+
+    settings = ServingSettings(
+        model_name=model_name,
+        threshold=float(detector["threshold"]),
+        preprocessing=report_preprocessing(detector),
+        segmenter_version=str(segmenter_version),
+        run_id=str(detector["run_id"]),
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        detector_folder = download_weights(str(detector["model_uri"]), Path(tmp) / "detector")
+        segmenter_folder = download_weights(str(segmenter["model_uri"]), Path(tmp) / "segmenter")
+        with model_run(run_id=str(detector["run_id"])):
+            info = log_serving_model(
+                detector_folder=detector_folder, segmenter_folder=segmenter_folder, settings=settings
+            )
+    return str(info.model_uri)
 
 
 def _segmenter_of(comparison: Mapping[str, Any], detector: Mapping[str, Any]) -> Mapping[str, Any]:
