@@ -29,6 +29,10 @@ REGION_COLOURS: dict[str, tuple[int, int, int]] = {
 """Display colour of each region in the parse panel (close to the Mut1ny label colours)."""
 
 
+def _rgb(colour: tuple[int, int, int]) -> tuple[float, float, float]:
+    return (colour[0] / 255, colour[1] / 255, colour[2] / 255)
+
+
 def figure_png(figure: Figure, *, dpi: int = 100) -> bytes:
     """Render ``figure`` as PNG bytes (Agg canvas, no global backend)."""
     FigureCanvasAgg(figure)
@@ -60,7 +64,7 @@ def explanation_figure(
     parse_axes.set_title("face parse")
     present = list(explanation.contributions)
     parse_axes.legend(
-        handles=[Patch(color=np.array(REGION_COLOURS[n]) / 255, label=n) for n in present],
+        handles=[Patch(color=_rgb(REGION_COLOURS[n]), label=n) for n in present],
         loc="upper left",
         bbox_to_anchor=(0, -0.02),
         ncol=3,

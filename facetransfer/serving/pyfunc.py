@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
 import yaml
+from mlflow.pyfunc import PythonModel
 
 from facetransfer.data.preprocessing import Preprocessing
 
@@ -121,7 +121,7 @@ def build_explainer(segmenter_folder: str | Path, detector: Any) -> Any:
     return RegionExplainer(detector, parser)
 
 
-class ImageDetectorModel(mlflow.pyfunc.PythonModel):
+class ImageDetectorModel(PythonModel):
     """``predict(DataFrame of images) -> DataFrame of scores`` (``facetransfer.serving.scoring``).
 
     Params: ``explain`` (bool, default false) adds the region explanation of every image.
