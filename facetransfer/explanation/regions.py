@@ -18,6 +18,7 @@ at most 12 images per explanation, plus the parser's.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -77,6 +78,13 @@ def region_lookup(scheme: ClassScheme) -> np.ndarray:
             raise ValueError(f"class {face_class.name!r} of scheme {scheme.name!r} belongs to no face region")
         lut[face_class.id] = REGIONS.index(region)
     return lut
+
+
+def module_device(module: nn.Module) -> torch.device:
+    """The device of ``module``'s first parameter or buffer (CPU for a module without tensors)."""
+    for tensor in itertools.chain(module.parameters(), module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 @dataclass
@@ -160,7 +168,7 @@ class RegionExplainer:
         present = np.unique(regions)
         # captum wants feature ids 0..n-1: number the regions present in this image.
         feature_ids = np.searchsorted(present, regions)
-        device = next(self.detector.parameters()).device
+        device = module_device(self.detector)
         tensor = torch.from_numpy(np.ascontiguousarray(inputs))[None].to(device)
         mask = torch.from_numpy(feature_ids)[None, None].to(device).expand_as(tensor)
         with torch.no_grad():

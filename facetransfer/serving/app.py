@@ -19,8 +19,8 @@ each (413 otherwise), of an image type (PNG, JPEG, WebP; 415 otherwise). A file 
 checks but cannot be decoded gets a result with ``error`` set, as in every other scoring path.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: FastAPI reads the endpoint annotations at
+# runtime, and the fastapi types are imported inside ``create_app`` (lazy, like every heavy import).
 import json
 import logging
 import math
@@ -58,6 +58,9 @@ def result_records(names: list[str], scored: pd.DataFrame) -> list[dict[str, Any
     records = []
     for name, row in zip(names, scored.to_dict(orient="records"), strict=True):
         record = {"name": name, **{k: _json_value(v) for k, v in row.items()}}
+        if record.get("error"):
+            # Uploaded bytes have no path: name the file the reviewer chose.
+            record["error"] = f"{name}: {record['error']}"
         if record.get("regions") is not None:
             record["regions"] = json.loads(record["regions"])
         records.append(record)

@@ -12,6 +12,7 @@ import pytest
 from facetransfer.classes import MUT1NY_14
 from facetransfer.config import DataSettings, EvaluationSettings, ModelTrainingSettings
 from facetransfer.data.demo import generate_demo_data
+from facetransfer.serving.weights import download_weights, load_weights
 from facetransfer.training import TrainConfig
 from facetransfer.workflow.comparison import compare_and_log
 from facetransfer.workflow.detector import evaluate_and_log_detector, train_and_log_detector
@@ -99,7 +100,7 @@ def test_stages_train_evaluate_and_compare_with_nested_runs(
             tags={},
             segmenter_run_id=seg_report["run_id"],
         )
-        detector = mlflow.pytorch.load_model(det_report["model_uri"])
+        detector = load_weights(download_weights(det_report["model_uri"]), kind="detector")
         det_report = evaluate_and_log_detector(detector, detection, det_report, settings=evaluation)
         comparison = compare_and_log([seg_report], [det_report], selection_metric="f1")
 
