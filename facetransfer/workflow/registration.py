@@ -16,6 +16,7 @@ from facetransfer.tracking.registry import (
     set_version_tags,
 )
 from facetransfer.tracking.runs import log_json, log_table
+from facetransfer.workflow.comparison import segmenter_of
 from facetransfer.workflow.runs import pipeline_run
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def register_and_promote(
 
     client = MlflowClient()
     detector = comparison["best_detector"]
-    segmenter = _segmenter_of(comparison, detector)
+    segmenter = segmenter_of(comparison, detector)
     segmenter_version = register_run_model(
         client,
         name=settings.segmenter_model,
@@ -149,14 +150,6 @@ def log_detector_serving_model(
                 detector_folder=detector_folder, segmenter_folder=segmenter_folder, settings=settings
             )
     return str(info.model_uri)
-
-
-def _segmenter_of(comparison: Mapping[str, Any], detector: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The segmenter the detector was transferred from; for ``none``, the run's best segmenter."""
-    for report in comparison["segmenters"]:
-        if report["run_id"] == detector.get("segmenter_run_id"):
-            return report
-    return comparison["best_segmenter"]
 
 
 def _detector_tags(
