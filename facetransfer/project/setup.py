@@ -40,7 +40,7 @@ def setup_project(root: str | Path, *, dvc_remote: str | None = None, data_dir: 
         data_dir: the DVC-tracked data folder.
     """
     from facetransfer.data.versioning import ensure_data
-    from facetransfer.tracking.store import ensure_experiment, resolve_tracking_uri
+    from facetransfer.tracking.store import SCORING_EXPERIMENT_NAME, ensure_experiment, resolve_tracking_uri
 
     quiet_third_party_telemetry()
     root = Path(root).resolve()
@@ -55,6 +55,7 @@ def setup_project(root: str | Path, *, dvc_remote: str | None = None, data_dir: 
     status = ensure_data(root, data_dir=data_dir, remote_url=dvc_remote)
     report.data_action, report.data_md5, report.dvc_remote = status.action, status.md5, status.remote
     ensure_experiment(report.tracking_uri, root)
+    ensure_experiment(report.tracking_uri, root, SCORING_EXPERIMENT_NAME)
     report.actions += ensure_stack(root, report.tracking_uri)
     return report
 
