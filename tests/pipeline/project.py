@@ -98,10 +98,15 @@ class Project:
         (self.root / name).write_text(yaml.safe_dump(document))
         return name
 
+    @property
+    def tracking_uri(self) -> str:
+        """The project's MLflow store (what ``facetransfer setup`` created)."""
+        return f"sqlite:///{self.root / '.local' / 'mlflow' / 'mlflow.db'}"
+
     def mlflow(self):  # -> MlflowClient
         from mlflow.tracking import MlflowClient
 
-        return MlflowClient(tracking_uri=f"sqlite:///{self.root / '.local' / 'mlflow' / 'mlflow.db'}")
+        return MlflowClient(tracking_uri=self.tracking_uri)
 
 
 TINY_DEMO = ("--segmentation-images", "48", "--real-images", "32", "--fake-images", "24")
