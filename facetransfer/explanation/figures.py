@@ -64,7 +64,7 @@ def explanation_figure(
     parse_axes.set_title("face parse")
     present = list(explanation.contributions)
     parse_axes.legend(
-        handles=[Patch(color=_rgb(REGION_COLOURS[n]), label=n) for n in present],
+        handles=[Patch(facecolor=_rgb(REGION_COLOURS[n]), edgecolor="grey", label=n) for n in present],
         loc="upper left",
         bbox_to_anchor=(0, -0.02),
         ncol=3,
