@@ -48,8 +48,7 @@ def project(trained_project: Project) -> Project:
 @pytest.fixture(scope="module")
 def sample(project: Project) -> list[Path]:
     """Two real and two generated demo images, and their scores by ``facetransfer predict``."""
-    files = [sorted((project.root / folder).glob("*.*"))[i] for folder in IMAGES for i in (0, 1)]
-    return [f for f in files if f.suffix in (".png", ".jpg")]
+    return [path for folder in IMAGES for path in sorted((project.root / folder).rglob("*.png"))[:2]]
 
 
 @pytest.fixture(scope="module")
@@ -270,7 +269,7 @@ def test_inference_pipeline_scores_a_labelled_folder(project: Project) -> None:
     incoming = project.root / "incoming"
     for label, folder in (("real", "data/detection/ffhq"), ("fake", "data/detection/tconv")):
         (incoming / label).mkdir(parents=True)
-        for image in sorted((project.root / folder).glob("*.png"))[:5]:
+        for image in sorted((project.root / folder).rglob("*.png"))[:5]:
             shutil.copy2(image, incoming / label / image.name)
     (incoming / "fake" / "broken.png").write_bytes(b"not an image")
     config = project.root / "configs" / "inference-incoming.yaml"
