@@ -234,3 +234,29 @@ def test_review_app_scores_uploads_over_http_and_checks_them(served) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_versions_registered_before_serving_models_load_for_the_champion_check_only(
+    mlflow_client: MlflowClient, tmp_path: Path
+) -> None:
+    from facetransfer.inference import load_scoring_model
+    from facetransfer.tracking.registry import load_registered_detector
+
+    detector = DeepLabV3PlusDetector(BACKBONE, "none").eval()
+    with mlflow.start_run() as run:
+        info = mlflow.pytorch.log_model(
+            detector, name="model", serialization_format="pickle", pip_requirements=[]
+        )
+    version = register_run_model(
+        mlflow_client,
+        name="legacy-detector",
+        run_id=run.info.run_id,
+        model_uri=info.model_uri,
+        tags={"threshold": 0.4, "backbone": BACKBONE, "image_size": 64},
+    )
+    client_version = mlflow_client.get_model_version("legacy-detector", version.version)
+    loaded = load_registered_detector("legacy-detector", client_version)
+    assert loaded.threshold == 0.4 and loaded.preprocessing.image_size == 64
+    mlflow_client.set_registered_model_alias("legacy-detector", "champion", version.version)
+    with pytest.raises(LookupError, match=r"pickled mlflow\.pytorch model registered before"):
+        load_scoring_model("legacy-detector", "champion", mlflow.get_tracking_uri())
