@@ -128,6 +128,8 @@ class EvaluationSettings(BaseModel):
         overlay_examples: test images shown in the segmentation overlay figure.
         robustness: perturbations of the robustness sweep run on each detector's test split
             (``facetransfer.evaluation.robustness.PERTURBATIONS``); an empty list skips it.
+        explain_images_per_generator: test images per generator (and real images) whose region
+            attribution the run's best detector explains for the per-generator table; 0 skips it.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -137,6 +139,7 @@ class EvaluationSettings(BaseModel):
     batch_size: int = Field(default=64, ge=1)
     overlay_examples: int = Field(default=6, ge=1, le=32)
     robustness: list[str] = Field(default_factory=lambda: list(PERTURBATIONS))
+    explain_images_per_generator: int = Field(default=4, ge=0)
 
     @field_validator("robustness")
     @classmethod

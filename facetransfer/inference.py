@@ -1,45 +1,20 @@
-"""Scoring images with a registered detector (``facetransfer predict``).
-
-One bad file never costs the others their scores: each image is first decoded on its own
-(``decode_image``, which returns an error instead of raising), the decodable ones are scored, and
-each one that is not gets a row with an empty probability and its reason in the ``error`` column.
-Sizes are checked from the header before any pixel is decoded (decompression-bomb guard).
-"""
+"""Scoring images with a registered detector (``facetransfer predict``)."""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from facetransfer.data.image_checks import DEFAULT_MAX_IMAGE_PIXELS
-from facetransfer.data.preprocessing import Preprocessing
 from facetransfer.data.readers.paths import list_image_files
 from facetransfer.data.sources import IMAGE_EXTENSIONS
 
 logger = logging.getLogger(__name__)
-
-PREDICTION_COLUMNS = ("path", "fake_probability", "prediction", "model_version", "error")
-
-
-@dataclass(frozen=True)
-class DecodedImage:
-    """One image as the detector reads it, or why it cannot be read.
-
-    Attributes:
-        path: the file.
-        pixels: the model's ``(size, size, 3)`` uint8 RGB input before normalisation, ``None``
-            when the file could not be decoded.
-        error: what is wrong with the file (names it), ``None`` when ``pixels`` is set.
-    """
-
-    path: Path
-    pixels: np.ndarray | None
-    error: str | None = None
 
 
 def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
@@ -61,23 +36,30 @@ def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
     return images
 
 
-def decode_image(
-    path: str | Path, preprocessing: Preprocessing, *, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
-) -> DecodedImage:
-    """Decode ``path`` as the detector reads it (``preprocessing``); never raises for bad content.
+def load_scoring_model(model_name: str, alias: str, tracking_uri: str) -> Any:
+    """The serving model of ``model_name@alias`` (MLflow pyfunc; nothing is unpickled).
 
-    The header is checked against ``max_image_pixels`` before any pixel is decoded.
-
-    Returns:
-        The pixels, or ``pixels=None`` and an ``error`` naming the file and the problem (missing,
-        not an image, truncated, corrupt, too large).
+    Raises:
+        LookupError: no such model or alias, or a version registered before serving models.
     """
-    path = Path(path)
-    try:
-        pixels = preprocessing.finish(preprocessing.load(path, max_pixels=max_image_pixels))
-        return DecodedImage(path, pixels)
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        return DecodedImage(path, None, str(error) or f"cannot read image {path}: {type(error).__name__}")
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from facetransfer.tracking.registry import alias_version
+
+    mlflow.set_tracking_uri(tracking_uri)
+    version = alias_version(MlflowClient(), model_name, alias)
+    if version is None:
+        raise LookupError(
+            f"no registered model {model_name}@{alias} in {tracking_uri}: run the pipeline first"
+        )
+    uri = f"models:/{model_name}/{version.version}"
+    if "pytorch" in mlflow.models.get_model_info(uri).flavors:
+        raise LookupError(
+            f"{model_name} version {version.version} is a pickled mlflow.pytorch model registered before "
+            "image-taking serving models: run the pipeline (facetransfer retrain --force) to register one"
+        )
+    return mlflow.pyfunc.load_model(uri)
 
 
 def score_images(
@@ -86,56 +68,72 @@ def score_images(
     model_name: str,
     alias: str,
     tracking_uri: str,
-    batch_size: int = 64,
-    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    explain_dir: Path | None = None,
 ) -> pd.DataFrame:
-    """Fake probability and decision of each image, by the registered ``model_name@alias``.
+    """Fake probability and decision of each image, by the serving model of ``model_name@alias``.
 
-    The decision threshold, image size and backbone come from the model version's tags (set
-    when it was registered), so scoring matches the evaluation that promoted the model. Images
-    that cannot be decoded are not scored: their row has an empty probability and prediction
-    and the reason in ``error``.
+    The images go through the registered pyfunc model (``facetransfer.serving``), the same path
+    as ``mlflow models serve`` and ``facetransfer serve``: its own preprocessing and threshold.
+    An unreadable image gets a row with ``error`` set; the others are scored.
+
+    Args:
+        images: image files.
+        model_name: registered model name.
+        alias: registry alias (``champion``).
+        tracking_uri: MLflow tracking URI.
+        explain_dir: if given, each image's region explanation is written there (``<n>_<stem>.png``
+            overlays and ``regions.csv``) and the column ``explanation`` names the PNG.
 
     Returns:
-        Columns ``path``, ``fake_probability``, ``prediction`` (``fake``/``real``),
-        ``model_version`` and ``error`` (``None`` for scored images), in the order of ``images``.
+        Columns ``path``, ``fake_probability``, ``prediction`` (``fake``/``real``), ``threshold``,
+        ``model_version``, ``error`` (and ``explanation``).
+    """
+    model = load_scoring_model(model_name, alias, tracking_uri)
+    frame = pd.DataFrame({"path": [str(p.resolve()) for p in images]})
+    scored = model.predict(frame, params={"explain": explain_dir is not None})
+    result = pd.concat([frame, scored], axis=1)
+    if explain_dir is not None:
+        result = write_explanations(result, explain_dir)
+    return result
+
+
+def write_explanations(scored: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """Write the overlays and the region table of explained rows; return ``scored`` with ``explanation``.
+
+    Files: ``<row>_<image stem>.png`` per explained image, and ``regions.csv`` (``path``,
+    ``region``, ``contribution``: the fake probability the region adds) for all of them.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    names: list[str | None] = []
+    rows = []
+    for index, row in enumerate(scored.itertuples(index=False)):
+        if row.explanation_png is None:
+            names.append(None)
+            continue
+        target = folder / f"{index:04d}_{Path(str(row.path)).stem}.png"
+        target.write_bytes(base64.b64decode(row.explanation_png))
+        names.append(str(target))
+        rows += [
+            {"path": row.path, "region": region, "contribution": value}
+            for region, value in json.loads(row.regions).items()
+        ]
+    pd.DataFrame(rows, columns=["path", "region", "contribution"]).to_csv(folder / "regions.csv", index=False)
+    logger.info("wrote %d explanations to %s", sum(name is not None for name in names), folder)
+    return scored.drop(columns=["regions", "explanation_png"]).assign(
+        explanation=pd.Series(names, dtype=object, index=scored.index)
+    )
+
+
+def write_scores(frame: pd.DataFrame, output: Path) -> None:
+    """Write scores to ``output``: ``.csv`` or ``.parquet`` (by suffix).
 
     Raises:
-        LookupError: there is no ``model_name@alias`` in the registry.
-        RegistryUnavailableError: the registry cannot be reached.
+        ValueError: another suffix.
     """
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    from facetransfer.evaluation import predict_scores
-    from facetransfer.tracking.registry import alias_version, load_registered_detector
-
-    mlflow.set_tracking_uri(tracking_uri)
-    version = alias_version(MlflowClient(), model_name, alias)
-    if version is None:
-        raise LookupError(
-            f"no registered model {model_name}@{alias} in {tracking_uri}: run the pipeline first"
-        )
-    detector = load_registered_detector(model_name, version)
-    paths = [Path(p).resolve() for p in images]
-    # Each file is decoded once on its own first, so one bad file cannot fail the batch it is in.
-    errors = [
-        decode_image(path, detector.preprocessing, max_image_pixels=max_image_pixels).error for path in paths
-    ]
-    frame = pd.DataFrame(
-        {"path": [str(p) for p in paths], "fake_probability": np.nan, "prediction": None, "error": errors}
-    )
-    good = frame["error"].isna()
-    if good.any():
-        scores = predict_scores(
-            detector.model,
-            frame.loc[good, ["path"]].reset_index(drop=True),
-            preprocessing=detector.preprocessing,
-            batch_size=batch_size,
-        )
-        frame.loc[good, "fake_probability"] = scores
-        frame.loc[good, "prediction"] = ["fake" if s >= detector.threshold else "real" for s in scores]
-    for error in frame["error"].dropna():
-        logger.warning("not scored: %s", error)
-    frame["model_version"] = f"{model_name}/{version.version}"
-    return frame.loc[:, list(PREDICTION_COLUMNS)]
+    suffix = output.suffix.lower()
+    if suffix == ".csv":
+        frame.to_csv(output, index=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(output, index=False)
+    else:
+        raise ValueError(f"--output {output}: use a .csv or .parquet file name")

@@ -1,6 +1,7 @@
-"""ZenML pipelines (wiring only). ``pipelines.transfer_pipeline`` is the pipeline object, so
-``zenml pipeline run pipelines.transfer_pipeline -c zenml_config.yaml`` resolves."""
+"""ZenML pipelines (wiring only). ``pipelines.transfer_pipeline`` and ``pipelines.inference_pipeline``
+are the pipeline objects, so ``zenml pipeline run pipelines.<name> -c <config>`` resolves."""
 
+from pipelines.inference_pipeline import inference_pipeline
 from pipelines.transfer_pipeline import transfer_pipeline
 
-__all__ = ["transfer_pipeline"]
+__all__ = ["inference_pipeline", "transfer_pipeline"]

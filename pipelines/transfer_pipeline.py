@@ -4,7 +4,8 @@
                                                            |  (weights: last, all)
     ingest_detection_data -> split -> validate --+--> train_detector[b x v] -> evaluate_detector[b x v]
                                                  +--> evaluate_champion (first: the model in service)
-    compare_models (Table 1, Table 2, best by validation) -> register_and_promote (MLflow registry)
+    compare_models (Table 1, Table 2, best by validation) -+-> register_and_promote (MLflow registry)
+                                                           +-> explain_best_detector (regions per generator)
 
 Wiring only: every step calls ``facetransfer``. Run with
 ``zenml pipeline run pipelines.transfer_pipeline -c zenml_config.yaml``.
@@ -28,6 +29,7 @@ from steps import (
     evaluate_champion,
     evaluate_detector,
     evaluate_segmenter,
+    explain_best_detector,
     ingest_detection_data,
     ingest_segmentation_data,
     register_and_promote,
@@ -141,3 +143,4 @@ def transfer_pipeline(
         segmenter_evaluations, detector_evaluations, promotion, config.model_dump(mode="json"), champion
     )
     register_and_promote(comparison, champion, segmentation_report, detection_report, promotion)
+    explain_best_detector(comparison, detection_data, evaluation.explain_images_per_generator)

@@ -7,6 +7,7 @@ from steps.evaluation.compare_models import compare_models
 from steps.evaluation.evaluate_champion import evaluate_champion
 from steps.evaluation.evaluate_detector import evaluate_detector
 from steps.evaluation.evaluate_segmenter import evaluate_segmenter
+from steps.evaluation.explain_best_detector import explain_best_detector
 from steps.registry.register_and_promote import register_and_promote
 from steps.training.train_detector import train_detector
 from steps.training.train_segmenter import train_segmenter
@@ -18,6 +19,7 @@ __all__ = [
     "evaluate_champion",
     "evaluate_detector",
     "evaluate_segmenter",
+    "explain_best_detector",
     "ingest_detection_data",
     "ingest_segmentation_data",
     "register_and_promote",

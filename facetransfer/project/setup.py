@@ -67,7 +67,7 @@ def setup_project(
     """
     from facetransfer.data.versioning import ensure_data
     from facetransfer.project import team as team_services
-    from facetransfer.tracking.store import ensure_experiment, resolve_tracking_uri
+    from facetransfer.tracking.store import SCORING_EXPERIMENT_NAME, ensure_experiment, resolve_tracking_uri
 
     quiet_third_party_telemetry()
     root = Path(root).resolve()
@@ -87,6 +87,7 @@ def setup_project(
     if team is not None:
         team_services.push_data(root, f"{data_dir}.dvc")
     ensure_experiment(report.tracking_uri, root)
+    ensure_experiment(report.tracking_uri, root, SCORING_EXPERIMENT_NAME)
     if team is None:
         report.actions += ensure_stack(root, report.tracking_uri)
     else:

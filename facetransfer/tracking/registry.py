@@ -97,11 +97,10 @@ def register_run_model(
             if not _is_not_found(error):
                 raise
             client.create_registered_model(name)
-        versions = client.search_model_versions(f"name='{name}'")
-    for version in versions:
-        if version.run_id == run_id:
-            logger.info("%s version %s already holds the model of run %s", name, version.version, run_id)
-            return version
+        existing = run_version(client, name, run_id)
+    if existing is not None:
+        logger.info("%s version %s already holds the model of run %s", name, existing.version, run_id)
+        return existing
     source = model_uri or f"runs:/{run_id}/{artifact_path}"
     # An MLflow server requires a logged model's id with its models:/<id> source (a local store does not).
     model_id = source.removeprefix("models:/") if source.startswith("models:/m-") else None
@@ -116,6 +115,17 @@ def register_run_model(
         )
     logger.info("registered %s version %s from run %s", name, version.version, run_id)
     return version
+
+
+def run_version(client: Any, name: str, run_id: str) -> Any | None:
+    """The version of ``name`` registered from ``run_id``, or ``None``.
+
+    Raises:
+        RegistryUnavailableError: the registry did not answer.
+    """
+    with registry_errors(client):
+        versions = client.search_model_versions(f"name='{name}'")
+    return next((version for version in versions if version.run_id == run_id), None)
 
 
 def alias_version(client: Any, name: str, alias: str) -> Any | None:
@@ -162,19 +172,32 @@ def version_preprocessing(version: Any) -> Preprocessing:
 
 
 def load_registered_detector(name: str, version: Any) -> RegisteredDetector:
-    """Load detector ``version`` of ``name`` (on the CPU) with its threshold and input settings.
+    """Load detector ``version`` of ``name`` with its threshold and input settings.
 
-    Both come from the version's tags, set at registration, so scoring with them matches the
-    evaluation that promoted the model.
+    Versions are image-taking serving models (``facetransfer.serving``): the detector is rebuilt
+    from safetensors and nothing is unpickled; threshold and preprocessing come from the model's
+    own settings (the same values as the version's tags). Versions registered before serving
+    models existed are pickled ``mlflow.pytorch`` models: they still load, with a warning, and
+    take their threshold and preprocessing from the version's tags.
     """
     import mlflow
 
+    uri = f"models:/{name}/{version.version}"
     tags = version.tags or {}
+    if "pytorch" in mlflow.models.get_model_info(uri).flavors:
+        logger.warning("%s is a pickled mlflow.pytorch model (registered before serving models)", uri)
+        return RegisteredDetector(
+            model=mlflow.pytorch.load_model(uri, map_location="cpu"),
+            version=version,
+            threshold=float(tags["threshold"]),
+            preprocessing=version_preprocessing(version),
+        )
+    served = mlflow.pyfunc.load_model(uri).unwrap_python_model()
     return RegisteredDetector(
-        model=mlflow.pytorch.load_model(f"models:/{name}/{version.version}", map_location="cpu"),
+        model=served.scorer.detector,
         version=version,
-        threshold=float(tags["threshold"]),
-        preprocessing=version_preprocessing(version),
+        threshold=served.settings.threshold,
+        preprocessing=served.settings.preprocessing,
     )
 
 

@@ -16,6 +16,8 @@ logger = logging.getLogger(__name__)
 
 EXPERIMENT_NAME = "transfer_pipeline"
 """The one MLflow experiment of the product (ZenML names it after the pipeline)."""
+SCORING_EXPERIMENT_NAME = "inference_pipeline"
+"""The experiment of batch-scoring runs (``inference_pipeline``)."""
 
 LOCAL_STORE_DIR = Path(".local") / "mlflow"
 
@@ -48,8 +50,9 @@ def resolve_tracking_uri(root: str | Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(root)
 
 
-def ensure_experiment(tracking_uri: str, root: str | Path) -> str:
-    """Create the product's experiment if missing, mark it as model training, return its id.
+def ensure_experiment(tracking_uri: str, root: str | Path, name: str = EXPERIMENT_NAME) -> str:
+    """Create the experiment ``name`` (default: the product's) if missing, mark it as model
+    training, and return its id.
 
     With the local SQLite store the experiment gets an explicit artifact location under the
     project, so MLflow never falls back to a ``mlruns/`` folder in whatever directory a command
@@ -58,7 +61,7 @@ def ensure_experiment(tracking_uri: str, root: str | Path) -> str:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
-    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         if experiment.tags.get(EXPERIMENT_KIND_TAG) != MODEL_TRAINING_KIND:
             client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
@@ -66,8 +69,10 @@ def ensure_experiment(tracking_uri: str, root: str | Path) -> str:
     artifact_location = default_artifact_location(root) if tracking_uri.startswith("sqlite:") else None
     if tracking_uri.startswith("sqlite:"):
         Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if artifact_location is not None and name != EXPERIMENT_NAME:
+        artifact_location = f"{artifact_location}/{name}"
     experiment_id = client.create_experiment(
-        EXPERIMENT_NAME, artifact_location=artifact_location, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND}
+        name, artifact_location=artifact_location, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND}
     )
-    logger.info("created MLflow experiment %s (%s)", EXPERIMENT_NAME, tracking_uri)
+    logger.info("created MLflow experiment %s (%s)", name, tracking_uri)
     return experiment_id

@@ -41,6 +41,14 @@ def best_segmenter(reports: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
     return max(reports, key=lambda r: (_finite(r["val"].get("pixel_accuracy")), -int(r["parameters"])))
 
 
+def segmenter_of(comparison: Mapping[str, Any], detector: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The segmenter ``detector`` was transferred from; for variant ``none``, the run's best segmenter."""
+    for report in comparison["segmenters"]:
+        if report["run_id"] == detector.get("segmenter_run_id"):
+            return report
+    return comparison["best_segmenter"]
+
+
 def compare_and_log(
     segmenter_reports: Sequence[Mapping[str, Any]],
     detector_reports: Sequence[Mapping[str, Any]],

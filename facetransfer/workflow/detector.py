@@ -107,6 +107,7 @@ def train_and_log_detector(
             result,
             image_size=config.image_size,
             checkpoint_dir=checkpoint_dir,
+            model_facts={"preprocessing": config.preprocessing(backbone).to_dict()},
             pos_weight=round(result.pos_weight, 6),
         )
     report = {

@@ -14,9 +14,11 @@ from facetransfer.tracking.registry import (
     CHAMPION,
     register_run_model,
     registry_errors,
+    run_version,
     set_version_tags,
 )
 from facetransfer.tracking.runs import log_json, log_table
+from facetransfer.workflow.comparison import segmenter_of
 from facetransfer.workflow.runs import pipeline_run
 
 logger = logging.getLogger(__name__)
@@ -31,7 +33,10 @@ def register_and_promote(
 ) -> dict[str, Any]:
     """Register the best detector and its segmenter; move ``champion`` only if the rule says so.
 
-    The detector version is tagged with what the promotion rule and later runs need: threshold,
+    The detector version is an image-taking serving model (``facetransfer.serving``) carrying the
+    detector's weights, its threshold and preprocessing, and the weights of the face parser
+    version registered with it; it is logged into the detector's run the first time that run is
+    registered. The detector version is tagged with what the promotion rule and later runs need: threshold,
     image size, backbone, variant, data hash, the generators it was trained and evaluated on and
     its test metrics. The segmenter that fed the champion detector gets the segmenter's
     ``champion`` alias too, so the registry keeps the lineage.
@@ -56,7 +61,7 @@ def register_and_promote(
     # RegistryUnavailableError and nothing is registered and no alias moves.
     pending = _alias_target(client, settings.detector_model, CHALLENGER)
     detector = comparison["best_detector"]
-    segmenter = _segmenter_of(comparison, detector)
+    segmenter = segmenter_of(comparison, detector)
     segmenter_version = register_run_model(
         client,
         name=settings.segmenter_model,
@@ -71,11 +76,16 @@ def register_and_promote(
         },
         description=f"DeepLabV3+ face parser, {segmenter['backbone']} backbone",
     )
+    existing = run_version(client, settings.detector_model, str(detector["run_id"]))
     detector_version = register_run_model(
         client,
         name=settings.detector_model,
         run_id=str(detector["run_id"]),
-        model_uri=detector.get("model_uri"),
+        model_uri=None
+        if existing is not None
+        else log_detector_serving_model(
+            detector, segmenter, settings.detector_model, segmenter_version.version
+        ),
         tags=_detector_tags(detector, provenance, segmenter_version.version),
         description=(
             f"Real-vs-generated face detector, {detector['backbone']} backbone, "
@@ -121,12 +131,34 @@ def register_and_promote(
     }
 
 
-def _segmenter_of(comparison: Mapping[str, Any], detector: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The segmenter the detector was transferred from; for ``none``, the run's best segmenter."""
-    for report in comparison["segmenters"]:
-        if report["run_id"] == detector.get("segmenter_run_id"):
-            return report
-    return comparison["best_segmenter"]
+def log_detector_serving_model(
+    detector: Mapping[str, Any], segmenter: Mapping[str, Any], model_name: str, segmenter_version: str
+) -> str:
+    """Log the serving model of ``detector`` (with ``segmenter``'s weights) into its run; return its URI."""
+    import tempfile
+    from pathlib import Path
+
+    from facetransfer.serving.publish import log_serving_model
+    from facetransfer.serving.pyfunc import ServingSettings
+    from facetransfer.serving.weights import download_weights
+    from facetransfer.workflow.detector import report_preprocessing
+    from facetransfer.workflow.runs import model_run
+
+    settings = ServingSettings(
+        model_name=model_name,
+        threshold=float(detector["threshold"]),
+        preprocessing=report_preprocessing(detector),
+        segmenter_version=str(segmenter_version),
+        run_id=str(detector["run_id"]),
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        detector_folder = download_weights(str(detector["model_uri"]), Path(tmp) / "detector")
+        segmenter_folder = download_weights(str(segmenter["model_uri"]), Path(tmp) / "segmenter")
+        with model_run(run_id=str(detector["run_id"])):
+            info = log_serving_model(
+                detector_folder=detector_folder, segmenter_folder=segmenter_folder, settings=settings
+            )
+    return str(info.model_uri)
 
 
 def _detector_tags(

@@ -58,17 +58,24 @@ def log_epoch_metrics(epoch: int, metrics: Mapping[str, Any]) -> None:
 
 
 def finish_training_run(
-    run: Any, result: Any, *, image_size: int, checkpoint_dir: Path, **extra_params: Any
+    run: Any,
+    result: Any,
+    *,
+    image_size: int,
+    checkpoint_dir: Path,
+    model_facts: Mapping[str, Any] | None = None,
+    **extra_params: Any,
 ) -> dict[str, Any]:
     """Log what a training produced into its run and return the report's common fields.
 
     Logged: whether ImageNet weights were found, parameter counts, device, ``extra_params``,
-    best epoch, epochs run, seconds, the best epoch's validation metrics, and the model itself.
+    best epoch, epochs run, seconds, the best epoch's validation metrics, and the model itself as
+    a ``weights/`` folder (safetensors + ``architecture.json`` with ``model_facts``; no pickle).
     The resumable checkpoint is deleted once the model is safely logged.
     """
     import mlflow
 
-    from facetransfer.tracking.models import log_torch_model
+    from facetransfer.serving.weights import log_weights
     from facetransfer.tracking.runs import log_params
 
     log_params(
@@ -89,11 +96,11 @@ def finish_training_run(
             **{f"best_{k}": float(v) for k, v in best.items() if k.startswith("val_")},
         }
     )
-    model_info = log_torch_model(result.model, image_size=image_size)
+    weights_uri = log_weights(result.model, image_size=image_size, **(model_facts or {}))
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return {
         "run_id": run.info.run_id,
-        "model_uri": model_info.model_uri,
+        "model_uri": weights_uri,
         "image_size": image_size,
         "parameters": result.parameters,
         "trainable_parameters": result.trainable_parameters,

@@ -39,7 +39,7 @@ def train_and_log_segmenter(
     """Train a segmenter on the manifest's train split and log it as run ``segmenter-<backbone>``.
 
     Logged: every setting, per-epoch train/validation losses and metrics, whether ImageNet
-    weights were found, parameter counts, class weights and the model (``mlflow.pytorch``).
+    weights were found, parameter counts, class weights and the model (``weights/``: safetensors).
     The resumable checkpoint in ``checkpoint_dir`` is deleted once the model is logged.
 
     Returns:
@@ -71,7 +71,13 @@ def train_and_log_segmenter(
             sample_cache_dir=sample_cache_dir,
         )
         log_json(dict(zip(scheme.names, result.class_weights, strict=True)), "class_weights.json")
-        common = finish_training_run(run, result, image_size=config.image_size, checkpoint_dir=checkpoint_dir)
+        common = finish_training_run(
+            run,
+            result,
+            image_size=config.image_size,
+            checkpoint_dir=checkpoint_dir,
+            model_facts={"scheme": scheme.name},
+        )
     report = {"kind": "segmenter", "backbone": backbone, "scheme": scheme.name, **common}
     report["val"] = report.pop("best_val")
     return result.model, report

@@ -35,7 +35,7 @@ class Project:
 
     root: Path
     env: dict[str, str]
-    tracking_uri: str | None = None
+    server_uri: str | None = None
     """The MLflow server the project uses; ``None``: its local SQLite store."""
 
     @classmethod
@@ -101,11 +101,15 @@ class Project:
         (self.root / name).write_text(yaml.safe_dump(document))
         return name
 
+    @property
+    def tracking_uri(self) -> str:
+        """The project's MLflow store: the team server, else what ``facetransfer setup`` created."""
+        return self.server_uri or f"sqlite:///{self.root / '.local' / 'mlflow' / 'mlflow.db'}"
+
     def mlflow(self):  # -> MlflowClient
         from mlflow.tracking import MlflowClient
 
-        local = f"sqlite:///{self.root / '.local' / 'mlflow' / 'mlflow.db'}"
-        return MlflowClient(tracking_uri=self.tracking_uri or local)
+        return MlflowClient(tracking_uri=self.tracking_uri)
 
 
 TINY_DEMO = ("--segmentation-images", "48", "--real-images", "32", "--fake-images", "24")

@@ -62,7 +62,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TeamProject]:
         mlflow = start_mlflow_server(base, s3.url)
         services.append(mlflow)
         project = Project.create(base, extra_env=dict(S3_CREDENTIALS))
-        project.tracking_uri = mlflow.url
+        project.server_uri = mlflow.url
         write_team_file(project.root / "team.yaml", mlflow.url, s3.url)
         project.facetransfer("demo-data", "--out", "data", *TINY_DEMO)
         seconds, outputs = [], []

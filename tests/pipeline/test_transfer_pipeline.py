@@ -2,8 +2,8 @@
 
 ZenML (local orchestrator, SQLite store), MLflow (SQLite tracking + registry), DVC (local
 remote) and great-expectations all run for real, in a temporary copy of the project. The tests
-run in order and share one project: first run, identical rerun, a changed detector parameter,
-then a run whose data fails validation.
+run in order and share one project (``conftest.py``, also used by the serving tests): first run,
+identical rerun, a changed detector parameter, then a run whose data fails validation.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from tests.pipeline.project import TINY_DEMO, Project
+from tests.pipeline.project import Project
 
 pytestmark = pytest.mark.slow
 
@@ -24,18 +25,12 @@ TRAINING_STEPS = [f"train_segmenter_{BACKBONE}"] + [
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    project = Project.create(tmp_path_factory.mktemp("e2e"))
-    project.facetransfer("demo-data", "--out", "data", *TINY_DEMO)
-    setup = project.facetransfer("setup")
-    assert "facetransfer-local" in setup.stdout
-    again = project.facetransfer("setup")  # idempotent: nothing registered twice
-    assert "registered" not in again.stdout
-    return project
+def project(trained_project: Project) -> Project:
+    """The shared project (``conftest.py``), whose first ``transfer_pipeline`` run has finished."""
+    return trained_project
 
 
 def test_first_run_trains_logs_and_registers_a_champion(project: Project) -> None:
-    project.pipeline("configs/tiny.yaml")
     status = project.last_run()
     assert status["run"] == "completed"
     assert all(status["steps"][step] == "completed" for step in TRAINING_STEPS)
@@ -68,6 +63,16 @@ def test_first_run_trains_logs_and_registers_a_champion(project: Project) -> Non
     text = Path(table_2).read_text(encoding="utf-8")
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in text.splitlines()[2:]]
     assert [row[:2] for row in rows] == [["MobileNetV3 Large", v] for v in ("—", "Last", "All")]
+    regions = pd.read_csv(client.download_artifacts(parent_id, "tables/region_attribution_per_generator.csv"))
+    assert set(regions["group"]) == {"tconv", "nearest_conv", "bilinear_conv", "real"}
+    assert regions["images"].between(1, 2).all() and "skin" in regions.columns  # tiny.yaml: at most 2
+    parent_metrics = client.get_run(parent_id).data.metrics
+    assert (
+        parent_metrics["explain/images"] == regions["images"].sum() and parent_metrics["explain/seconds"] > 0
+    )
+    assert "plots/region_attribution_per_generator.png" in {
+        a.path for a in client.list_artifacts(parent_id, "plots")
+    }
     validation = {a.path for a in client.list_artifacts(parent_id, "validation")}
     assert {
         "validation/detection",
@@ -93,10 +98,10 @@ def test_first_run_trains_logs_and_registers_a_champion(project: Project) -> Non
 def test_predict_scores_images_with_the_champion(project: Project, tmp_path: Path) -> None:
     result = project.facetransfer("predict", "data/detection/ffhq", "data/detection/tconv")
     lines = result.stdout.strip().splitlines()
-    assert lines[0] == "path,fake_probability,prediction,model_version,error"
+    assert lines[0] == "path,fake_probability,prediction,threshold,model_version,error"
     assert len(lines) - 1 == 32 + 24
     rows = [line.split(",") for line in lines[1:]]
-    assert all(0.0 <= float(row[1]) <= 1.0 and row[2] in ("real", "fake") for row in rows)
+    assert all(0.0 <= float(row[1]) <= 1.0 and row[2] in ("real", "fake") and not row[5] for row in rows)
     broken = tmp_path / "broken.png"
     broken.write_text("not an image")
     failure = project.facetransfer("predict", str(broken), check=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import mlflow
@@ -11,15 +12,25 @@ from torch import nn
 
 from facetransfer.config import PromotionSettings
 from facetransfer.data.preprocessing import Preprocessing
+from facetransfer.models import DeepLabV3PlusDetector, build_segmenter
+from facetransfer.serving.weights import log_weights
 from facetransfer.workflow.registration import register_and_promote
 
 
+@functools.cache
+def untrained(kind: str) -> nn.Module:
+    """One untrained model per kind for the whole module (building them takes a second)."""
+    if kind == "segmenter":
+        return build_segmenter("mobilenet_v3_large")
+    return DeepLabV3PlusDetector("mobilenet_v3_large", "all")
+
+
 def logged_model(name: str) -> tuple[str, str]:
+    kind = name.split("-")[0]
     with mlflow.start_run(run_name=name) as run:
-        info = mlflow.pytorch.log_model(
-            nn.Linear(2, 1), name="model", serialization_format="pickle", pip_requirements=[]
-        )
-    return run.info.run_id, info.model_uri
+        extra = {"scheme": "mut1ny14"} if kind == "segmenter" else {}
+        uri = log_weights(untrained(kind), image_size=64, **extra)
+    return run.info.run_id, uri
 
 
 def comparison(
@@ -98,6 +109,11 @@ def test_promotion_rule_decides_the_champion_alias(mlflow_client: MlflowClient) 
     assert decision["promoted"] and decision["detector_version"] == "1"
     champion = mlflow_client.get_model_version_by_alias("deepfake-detector", "champion")
     assert champion.version == 1 and champion.tags["data_hash"] == "h1"
+    # The version is the image-taking serving model, with the threshold of the detector's report.
+    served = mlflow.pyfunc.load_model("models:/deepfake-detector@champion")
+    assert served.metadata.flavors["python_function"].get("model_code_path")
+    assert served.unwrap_python_model().settings.threshold == 0.5
+    assert served.unwrap_python_model().settings.segmenter_version == "1"
     assert champion.tags["generators_trained"] == '["a", "b"]'
 
     # Better overall, but 0.05 worse on generator a: blocked at tolerance 0.02 ...

@@ -12,9 +12,11 @@ import pytest
 from facetransfer.classes import MUT1NY_14
 from facetransfer.config import DataSettings, EvaluationSettings, ModelTrainingSettings
 from facetransfer.data.demo import generate_demo_data
+from facetransfer.serving.weights import download_weights, load_weights
 from facetransfer.training import TrainConfig
 from facetransfer.workflow.comparison import compare_and_log
 from facetransfer.workflow.detector import evaluate_and_log_detector, train_and_log_detector
+from facetransfer.workflow.explanation import explain_best_detector
 from facetransfer.workflow.ingestion import ingest, manifest_fingerprint, run_data_identity, split
 from facetransfer.workflow.segmenter import evaluate_and_log_segmenter, train_and_log_segmenter
 
@@ -102,9 +104,10 @@ def test_stages_train_evaluate_and_compare_with_nested_runs(
             tags={},
             segmenter_run_id=seg_report["run_id"],
         )
-        detector = mlflow.pytorch.load_model(det_report["model_uri"])
+        detector = load_weights(download_weights(det_report["model_uri"]), kind="detector")
         det_report = evaluate_and_log_detector(detector, detection, det_report, settings=evaluation)
         comparison = compare_and_log([seg_report], [det_report], selection_metric="f1")
+        regions = explain_best_detector(comparison, detection, images_per_generator=1)
 
     assert not (tmp_path / "ck-seg").exists(), "checkpoints are removed once the model is logged"
     assert 0 <= seg_report["test"]["pixel_accuracy"] <= 1 and seg_report["val"]["pixel_accuracy"] is not None
@@ -120,4 +123,9 @@ def test_stages_train_evaluate_and_compare_with_nested_runs(
     assert detector_run.data.tags["transferred_from_run"] == seg_report["run_id"]
     assert {"test_f1", "val_f1", "test_tconv_f1", "train_loss"} <= set(detector_run.data.metrics)
     parent_files = {a.path for a in mlflow_client.list_artifacts(parent.info.run_id, "tables")}
-    assert "tables/table_2_detection.md" in parent_files
+    assert {"tables/table_2_detection.md", "tables/region_attribution_per_generator.csv"} <= parent_files
+    assert {row["group"] for row in regions["table"]} == {*test_generators, "real"}
+    assert all(row["images"] == 1 for row in regions["table"])
+    assert (
+        mlflow_client.get_run(parent.info.run_id).data.metrics["explain/images"] == len(test_generators) + 1
+    )

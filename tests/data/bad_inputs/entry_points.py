@@ -65,11 +65,20 @@ class Resources:
 
 
 def register_tiny_detector(folder: Path) -> str:
-    """Log and register a detector small enough to load in a blink; return the registry URI."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
-    from torch import nn
+    """Register an (untrained) detector as a serving model, as the pipeline does; return the registry URI.
 
+    It is a real MobileNetV3 detector behind the real image-taking pyfunc, so ``predict`` takes
+    its one scoring path; its weights are random, which the corpus does not mind.
+    """
+    import mlflow
+    import torch
+    from mlflow.tracking import MlflowClient
+
+    from facetransfer.data.preprocessing import Preprocessing
+    from facetransfer.models import build_detector
+    from facetransfer.serving.publish import log_serving_model
+    from facetransfer.serving.pyfunc import ServingSettings
+    from facetransfer.serving.weights import save_weights
     from facetransfer.tracking.registry import CHAMPION, DETECTOR_MODEL
     from facetransfer.tracking.store import ensure_experiment
 
@@ -77,18 +86,20 @@ def register_tiny_detector(folder: Path) -> str:
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     experiment_id = ensure_experiment(uri, folder)
     client = MlflowClient(uri)
-    # Mean colour -> one logit per image: any (N, 3, S, S) batch gives (N,) scores.
-    model = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 1), nn.Flatten(0))
+    torch.manual_seed(0)
+    weights = save_weights(build_detector("mobilenet_v3_large", "none").eval(), folder / "weights")
+    # Detectors read multiples of 32 px; the corpus's 16 px images are enlarged to it.
+    preprocessing = Preprocessing.for_backbone("mobilenet_v3_large", 32)
     mlflow.set_tracking_uri(uri)
     try:
         with mlflow.start_run(experiment_id=experiment_id) as run:
-            info = mlflow.pytorch.log_model(
-                model, name="model", serialization_format="pickle", pip_requirements=[]
-            )
+            settings = ServingSettings(DETECTOR_MODEL, 0.5, preprocessing, run_id=run.info.run_id)
+            info = log_serving_model(detector_folder=weights, segmenter_folder=None, settings=settings)
         client.create_registered_model(DETECTOR_MODEL)
-        # Detectors read multiples of 32 px; the corpus's 16 px images are enlarged to it.
-        tags = {"threshold": "0.5", "image_size": "32", "backbone": "mobilenet_v3_large"}
-        version = client.create_model_version(DETECTOR_MODEL, info.model_uri, run.info.run_id, tags=tags)
+        tags = {"threshold": "0.5", "preprocessing": json.dumps(preprocessing.to_dict())}
+        version = client.create_model_version(
+            DETECTOR_MODEL, info.model_uri, run.info.run_id, tags=tags, model_id=info.model_id
+        )
         client.set_registered_model_alias(DETECTOR_MODEL, CHAMPION, version.version)
     finally:
         mlflow.set_tracking_uri("")

@@ -1,0 +1,152 @@
+"""Batch scoring of a folder with the registered champion (the work of ``inference_pipeline``).
+
+Any folder layout is scored. When the folder has ``real/`` and ``fake/`` sub-folders (the plain
+folder layout), the top-level folder gives each image's label and the run reports detection
+metrics too. Unreadable files never stop the batch: they are scored as error rows and listed
+with their reasons.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from facetransfer.evaluation import detection_metrics
+from facetransfer.inference import collect_images, load_scoring_model
+from facetransfer.tracking.runs import log_figure, log_json, log_table
+from facetransfer.workflow.detector import prefixed_metrics
+from facetransfer.workflow.runs import pipeline_run
+
+logger = logging.getLogger(__name__)
+
+LABEL_FOLDERS = {"real": 0, "fake": 1}
+CHUNK_ROWS = 256
+"""Images per call of the serving model (bounds the memory of decoded images)."""
+
+
+def score_folder(folder: str | Path, *, model_name: str, alias: str, tracking_uri: str) -> pd.DataFrame:
+    """Score every image under ``folder`` with ``model_name@alias``.
+
+    Returns:
+        Columns ``path``, ``relative_path``, ``folder`` (the parent folder, relative),
+        ``label`` (0 real / 1 fake from a top-level ``real``/``fake`` folder, else missing), and
+        the serving model's ``fake_probability``, ``prediction``, ``threshold``,
+        ``model_version``, ``error``.
+
+    Raises:
+        FileNotFoundError: the folder does not exist or holds no image.
+        LookupError: no such registered model or alias.
+    """
+    root = Path(folder).resolve()
+    images = collect_images([root])
+    model = load_scoring_model(model_name, alias, tracking_uri)
+    relative = [image.resolve().relative_to(root) for image in images]
+    frame = pd.DataFrame(
+        {
+            "path": [str(image.resolve()) for image in images],
+            "relative_path": [str(path) for path in relative],
+            "folder": [str(path.parent) for path in relative],
+            "label": pd.array([LABEL_FOLDERS.get(path.parts[0]) for path in relative], dtype="Int64"),
+        }
+    )
+    parts = [
+        model.predict(frame.iloc[start : start + CHUNK_ROWS][["path"]])
+        for start in range(0, len(frame), CHUNK_ROWS)
+    ]
+    scored = pd.concat([frame, pd.concat(parts, ignore_index=True)], axis=1)
+    logger.info(
+        "scored %d images under %s (%d unreadable)", len(scored), root, int(scored["error"].notna().sum())
+    )
+    return scored
+
+
+def folder_counts(scored: pd.DataFrame) -> pd.DataFrame:
+    """Per folder: images, scored, unreadable, flagged as fake, and the share flagged."""
+    grouped = scored.assign(
+        scored=scored["error"].isna(),
+        unreadable=scored["error"].notna(),
+        flagged=scored["prediction"] == "fake",
+    ).groupby("folder", sort=True)
+    counts = grouped.agg(
+        images=("path", "size"),
+        scored=("scored", "sum"),
+        unreadable=("unreadable", "sum"),
+        flagged=("flagged", "sum"),
+    )
+    counts["share_flagged"] = counts["flagged"] / counts["scored"].where(counts["scored"] > 0)
+    return counts.reset_index()
+
+
+def score_histogram(scored: pd.DataFrame, *, title: str = "") -> Figure:
+    """Histogram of fake probabilities (split by label when known) with the threshold."""
+    figure = Figure(figsize=(6, 3.5), layout="constrained")
+    axes = figure.add_subplot()
+    good = scored[scored["error"].isna()]
+    bins = [i / 40 for i in range(41)]
+    if good["label"].notna().any():
+        for label, name in ((0, "real/"), (1, "fake/")):
+            axes.hist(good.loc[good["label"] == label, "fake_probability"], bins=bins, alpha=0.6, label=name)
+        axes.legend()
+    else:
+        axes.hist(good["fake_probability"], bins=bins)
+    if len(good):
+        axes.axvline(float(good["threshold"].iloc[0]), color="black", linestyle="--", label="threshold")
+    axes.set_xlabel("fake probability")
+    axes.set_ylabel("images")
+    axes.set_title(title)
+    return figure
+
+
+def report_scores(scored: pd.DataFrame, *, source: str) -> dict[str, Any]:
+    """Log a scored folder to the pipeline's MLflow run; return the summary.
+
+    Logged: metrics ``images``, ``scored``, ``unreadable``, ``share_flagged`` (and, with
+    ``real/``/``fake/`` labels, ``labelled/<metric>``); ``plots/score_histogram.png``;
+    ``tables/per_folder_counts``; ``tables/unreadable_files`` (path and reason);
+    ``scores.parquet``; tags ``scoring.source`` and ``scoring.model_version``.
+    """
+    import mlflow
+
+    good = scored[scored["error"].isna()]
+    summary: dict[str, Any] = {
+        "images": len(scored),
+        "scored": len(good),
+        "unreadable": len(scored) - len(good),
+        "share_flagged": float((good["prediction"] == "fake").mean()) if len(good) else float("nan"),
+    }
+    versions = sorted(set(scored["model_version"].dropna()))
+    labelled = good[good["label"].notna()]
+    if labelled["label"].nunique() == 2:
+        threshold = float(labelled["threshold"].iloc[0])
+        summary["metrics"] = detection_metrics(
+            labelled["label"].astype(int), labelled["fake_probability"], threshold
+        )
+    with pipeline_run("inference_pipeline"):
+        mlflow.set_tags({"scoring.source": source, "scoring.model_version": ",".join(versions)})
+        mlflow.log_metrics({k: float(v) for k, v in summary.items() if isinstance(v, int | float)})
+        if "metrics" in summary:
+            mlflow.log_metrics(prefixed_metrics("labelled", summary["metrics"], separator="/"))
+        log_figure(
+            score_histogram(scored, title=f"{source} ({', '.join(versions)})"), "plots/score_histogram.png"
+        )
+        log_table(folder_counts(scored), "tables/per_folder_counts")
+        log_table(scored.loc[scored["error"].notna(), ["path", "error"]], "tables/unreadable_files")
+        log_json(summary, "scoring_summary.json")
+        _log_parquet(scored, "scores.parquet")
+    logger.info("scoring summary: %s", summary)
+    return summary
+
+
+def _log_parquet(frame: pd.DataFrame, name: str) -> None:
+    import tempfile
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        frame.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path))

@@ -1,0 +1,1 @@
+"""ZenML steps of batch scoring (thin wrappers around ``facetransfer``)."""
