@@ -12,7 +12,7 @@ Wiring only: every step calls ``facetransfer``. Run with
 """
 
 from zenml import pipeline
-from zenml.config import CachePolicy, ResourceSettings
+from zenml.config import ResourceSettings
 from zenml.enums import ExecutionMode
 
 from facetransfer.config import (
@@ -43,9 +43,8 @@ from steps.hooks import record_failure
 
 
 @pipeline(
+    # Each cached step keys its cache on the library code it runs (steps/caching.py).
     enable_cache=True,
-    # Steps are thin; the work is in `facetransfer`, so its code is part of every cache key.
-    cache_policy=CachePolicy(cache_func="facetransfer.provenance.library_code_hash"),
     on_failure=record_failure,
     # A failed step (e.g. data validation) stops the run: nothing downstream, nothing unrelated.
     execution_mode=ExecutionMode.STOP_ON_FAILURE,
@@ -88,13 +87,17 @@ def transfer_pipeline(
     )
     segmentation_manifest, segmentation_report = ingest_segmentation_data(data=data)
     detection_manifest, detection_report = ingest_detection_data(data=data, promotion=promotion)
+    split = (data.split_ratios, data.split_seed)
     segmentation_split, _ = split_data.with_options(substitutions={"kind": "segmentation"})(
-        segmentation_manifest, data, id="split_segmentation_data"
+        segmentation_manifest, *split, id="split_segmentation_data"
     )
     detection_split, _ = split_data.with_options(substitutions={"kind": "detection"})(
-        detection_manifest, data, id="split_detection_data"
+        detection_manifest, *split, id="split_detection_data"
     )
-    segmentation_data, _, _ = validate_segmentation_data(segmentation_split, validation, data)
+    tolerances = {source.name: source.unknown_color_tolerance for source in data.segmentation_sources}
+    segmentation_data, _, _ = validate_segmentation_data(
+        segmentation_split, validation, data.class_scheme, tolerances
+    )
     detection_data, _, _ = validate_detection_data(detection_split, validation)
     champion = evaluate_champion(detection_data, promotion, evaluation)
 
@@ -106,13 +109,20 @@ def transfer_pipeline(
             segmentation_data,
             backbone,
             segmenter,
-            data,
+            data.class_scheme,
+            data.cache_location,
             id=f"train_segmenter_{backbone}",
             after="evaluate_champion",
         )
         segmenter_evaluations.append(
             evaluate_segmenter.with_options(substitutions=names)(
-                model, segmentation_data, report, evaluation, data, id=f"evaluate_segmenter_{backbone}"
+                model,
+                segmentation_data,
+                report,
+                evaluation.batch_size,
+                evaluation.overlay_examples,
+                data.class_scheme,
+                id=f"evaluate_segmenter_{backbone}",
             )
         )
         for variant in config.variants:

@@ -7,7 +7,7 @@ from pathlib import Path
 from zenml import get_step_context
 from zenml.utils import source_utils
 
-from facetransfer.provenance import library_code_hash
+from facetransfer.provenance import library_code_hash, library_code_of
 from facetransfer.tracking.runs import git_source_tags
 from facetransfer.workflow.runs import PIPELINE_RUN_TAG
 
@@ -32,11 +32,14 @@ def provenance_tags(**extra: object) -> dict[str, str]:
 
 
 def checkpoint_dir(name: str) -> Path:
-    """Resumable-checkpoint folder of one training step, keyed by the library code.
+    """Resumable-checkpoint folder of one training step, keyed by the training code.
 
-    A crashed run resumes from here when rerun with the same code; a code change starts fresh.
+    A crashed run resumes from here when rerun with the same training code (a change elsewhere in
+    the library, e.g. the CLI, keeps it); a change of that code starts fresh. The checkpoint's own
+    run key guards the settings and the data.
     """
-    return project_root() / ".local" / "checkpoints" / f"{name}-{library_code_hash()[:12]}"
+    code = library_code_of("facetransfer.training.tasks")[:12]
+    return project_root() / ".local" / "checkpoints" / f"{name}-{code}"
 
 
 def sample_cache_dir(cache_dir: str) -> Path:

@@ -129,16 +129,23 @@ def current_data_identity(settings: DataSettings, *, base: str | Path) -> str:
     return run_data_identity(*(ingest(settings, kind, base=base)[2]["data_identity"] for kind in kinds))
 
 
-def split(manifest: pd.DataFrame, settings: DataSettings) -> tuple[pd.DataFrame, dict[str, Any]]:
+def split(
+    manifest: pd.DataFrame, ratios: tuple[float, float, float], seed: int
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Assign train/val/test: seeded, stable, leakage-free (see ``facetransfer.data.splitting``).
 
     Identical files (same sha256) and images of one identity always share a split.
+
+    Args:
+        manifest: an unsplit manifest.
+        ratios: train, validation and test shares (``data.split_ratios``).
+        seed: split seed (``data.split_seed``).
     """
-    ratios = validate_ratios(settings.split_ratios)
-    frame = manifest.assign(split=assign_splits(manifest, ratios=ratios, seed=settings.split_seed))
+    checked = validate_ratios(ratios)
+    frame = manifest.assign(split=assign_splits(manifest, ratios=checked, seed=seed))
     report = {
-        "ratios": list(ratios),
-        "seed": settings.split_seed,
+        "ratios": list(checked),
+        "seed": seed,
         "by_split": {str(k): int(v) for k, v in frame["split"].value_counts().sort_index().items()},
         "by_stratum": split_counts_by_stratum(frame),
     }

@@ -11,7 +11,7 @@ import pandas as pd
 from torch import nn
 
 from facetransfer.classes import ClassScheme
-from facetransfer.config import EvaluationSettings, ModelTrainingSettings
+from facetransfer.config import ModelTrainingSettings
 from facetransfer.evaluation import evaluate_segmenter, segmentation_examples, segmentation_overlay_figure
 from facetransfer.tracking.runs import log_figure, log_json, log_params
 from facetransfer.training import train_segmenter
@@ -89,16 +89,17 @@ def evaluate_and_log_segmenter(
     report: Mapping[str, Any],
     *,
     scheme: ClassScheme,
-    settings: EvaluationSettings,
+    batch_size: int,
+    overlay_examples: int,
 ) -> dict[str, Any]:
     """Pixel accuracy, mIoU and per-class IoU on the test split, plus overlays, in the model's run."""
     test = split_frame(manifest, "test")
     image_size = int(report["image_size"])
     metrics: dict[str, Any] = evaluate_segmenter(
-        model, test, scheme=scheme, image_size=image_size, batch_size=settings.batch_size
+        model, test, scheme=scheme, image_size=image_size, batch_size=batch_size
     )
     examples = segmentation_examples(
-        model, test, scheme=scheme, image_size=image_size, count=settings.overlay_examples
+        model, test, scheme=scheme, image_size=image_size, count=overlay_examples
     )
     import mlflow
 

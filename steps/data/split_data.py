@@ -5,14 +5,19 @@ from typing import Annotated
 import pandas as pd
 from zenml import step
 
-from facetransfer.config import DataSettings
 from facetransfer.workflow.ingestion import split
+from steps.caching import library_cache_policy, step_library_code
 from steps.materializers import ContentHashedDataFrameMaterializer
 
+library_code = step_library_code(__name__)
 
-@step(output_materializers={"{kind}_split_manifest": ContentHashedDataFrameMaterializer})
+
+@step(
+    cache_policy=library_cache_policy(__name__),
+    output_materializers={"{kind}_split_manifest": ContentHashedDataFrameMaterializer},
+)
 def split_data(
-    manifest: pd.DataFrame, data: DataSettings
+    manifest: pd.DataFrame, split_ratios: tuple[float, float, float], split_seed: int
 ) -> tuple[Annotated[pd.DataFrame, "{kind}_split_manifest"], Annotated[dict, "{kind}_split_report"]]:
     """Assign each row to train, val or test.
 
@@ -21,10 +26,10 @@ def split_data(
 
     Args:
         manifest: an unsplit manifest.
-        data: split ratios and seed.
+        split_ratios: train, validation and test shares (``data.split_ratios``).
+        split_seed: the split seed (``data.split_seed``).
 
     Returns:
         The split manifest and counts per split and per stratum.
     """
-    split_manifest, report = split(manifest, data)
-    return split_manifest, report
+    return split(manifest, split_ratios, split_seed)

@@ -8,9 +8,12 @@ from zenml import step
 
 from facetransfer.config import EvaluationSettings
 from facetransfer.workflow.detector import evaluate_and_log_detector
+from steps.caching import library_cache_policy, step_library_code
+
+library_code = step_library_code(__name__)
 
 
-@step(experiment_tracker=True)
+@step(experiment_tracker=True, cache_policy=library_cache_policy(__name__))
 def evaluate_detector(
     detector: nn.Module, manifest: pd.DataFrame, report: dict, evaluation: EvaluationSettings
 ) -> Annotated[dict, "detector_{backbone}_{variant}_evaluation"]:

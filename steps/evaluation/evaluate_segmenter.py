@@ -7,17 +7,20 @@ from torch import nn
 from zenml import step
 
 from facetransfer.classes import get_scheme
-from facetransfer.config import DataSettings, EvaluationSettings
 from facetransfer.workflow.segmenter import evaluate_and_log_segmenter
+from steps.caching import library_cache_policy, step_library_code
+
+library_code = step_library_code(__name__)
 
 
-@step(experiment_tracker=True)
+@step(experiment_tracker=True, cache_policy=library_cache_policy(__name__))
 def evaluate_segmenter(
     segmenter: nn.Module,
     manifest: pd.DataFrame,
     report: dict,
-    evaluation: EvaluationSettings,
-    data: DataSettings,
+    batch_size: int,
+    overlay_examples: int,
+    class_scheme: str,
 ) -> Annotated[dict, "segmenter_{backbone}_evaluation"]:
     """Pixel accuracy, mIoU, per-class IoU and overlays on the test split, logged to the model's run.
 
@@ -25,5 +28,10 @@ def evaluate_segmenter(
         The training report completed with its ``test`` metrics.
     """
     return evaluate_and_log_segmenter(
-        segmenter, manifest, report, scheme=get_scheme(data.class_scheme), settings=evaluation
+        segmenter,
+        manifest,
+        report,
+        scheme=get_scheme(class_scheme),
+        batch_size=batch_size,
+        overlay_examples=overlay_examples,
     )

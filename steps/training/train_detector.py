@@ -9,10 +9,13 @@ from zenml import step
 from facetransfer.config import ModelTrainingSettings
 from facetransfer.workflow.detector import train_and_log_detector
 from facetransfer.workflow.ingestion import manifest_fingerprint
+from steps.caching import library_cache_policy, step_library_code
 from steps.context import checkpoint_dir, provenance_tags, sample_cache_dir
 
+library_code = step_library_code(__name__)
 
-@step(experiment_tracker=True)
+
+@step(experiment_tracker=True, cache_policy=library_cache_policy(__name__))
 def train_detector(
     manifest: pd.DataFrame,
     backbone: str,

@@ -7,15 +7,22 @@ from torch import nn
 from zenml import step
 
 from facetransfer.classes import get_scheme
-from facetransfer.config import DataSettings, ModelTrainingSettings
+from facetransfer.config import ModelTrainingSettings
 from facetransfer.workflow.ingestion import manifest_fingerprint
 from facetransfer.workflow.segmenter import train_and_log_segmenter
+from steps.caching import library_cache_policy, step_library_code
 from steps.context import checkpoint_dir, provenance_tags, sample_cache_dir
 
+library_code = step_library_code(__name__)
 
-@step(experiment_tracker=True)
+
+@step(experiment_tracker=True, cache_policy=library_cache_policy(__name__))
 def train_segmenter(
-    manifest: pd.DataFrame, backbone: str, settings: ModelTrainingSettings, data: DataSettings
+    manifest: pd.DataFrame,
+    backbone: str,
+    settings: ModelTrainingSettings,
+    class_scheme: str,
+    cache_dir: str,
 ) -> tuple[Annotated[nn.Module, "segmenter_{backbone}"], Annotated[dict, "segmenter_{backbone}_report"]]:
     """Train on the train split with early stopping on the validation loss (GPU if present).
 
@@ -25,7 +32,8 @@ def train_segmenter(
         manifest: validated, split segmentation manifest.
         backbone: ``resnet50`` or ``mobilenet_v3_large``.
         settings: segmenter training settings.
-        data: gives the class scheme.
+        class_scheme: the masks' class scheme (``data.class_scheme``).
+        cache_dir: the data cache folder (``data.cache_location``); decoded samples go to its ``samples/``.
 
     Returns:
         The trained segmenter and its training report.
@@ -34,9 +42,9 @@ def train_segmenter(
         manifest,
         backbone=backbone,
         settings=settings,
-        scheme=get_scheme(data.class_scheme),
+        scheme=get_scheme(class_scheme),
         checkpoint_dir=checkpoint_dir(f"segmenter-{backbone}"),
         tags=provenance_tags(**{"data.hash": manifest_fingerprint(manifest)}),
-        sample_cache_dir=sample_cache_dir(data.cache_location),
+        sample_cache_dir=sample_cache_dir(cache_dir),
     )
     return model, report

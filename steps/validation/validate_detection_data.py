@@ -8,11 +8,15 @@ from zenml.types import HTMLString
 
 from facetransfer.validation import ValidationBounds, validate_detection_manifest
 from facetransfer.workflow.validation import publish_validation
+from steps.caching import library_cache_policy, step_library_code
 from steps.materializers import ContentHashedDataFrameMaterializer
+
+library_code = step_library_code(__name__)
 
 
 @step(
     experiment_tracker=True,
+    cache_policy=library_cache_policy(__name__),
     output_materializers={"validated_detection_manifest": ContentHashedDataFrameMaterializer},
 )
 def validate_detection_data(

@@ -37,6 +37,8 @@ class Project:
     env: dict[str, str]
     server_uri: str | None = None
     """The MLflow server the project uses; ``None``: its local SQLite store."""
+    first_run: dict | None = None
+    """``last_run()`` right after the project's first pipeline run (set by the shared fixture)."""
 
     @classmethod
     def create(cls, base: Path, extra_env: dict[str, str] | None = None) -> Project:

@@ -9,10 +9,12 @@ identical rerun, a changed detector parameter, then a run whose data fails valid
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from tests.pipeline.project import Project
 
@@ -31,7 +33,7 @@ def project(trained_project: Project) -> Project:
 
 
 def test_first_run_trains_logs_and_registers_a_champion(project: Project) -> None:
-    status = project.last_run()
+    status = project.first_run
     assert status["run"] == "completed"
     assert all(status["steps"][step] == "completed" for step in TRAINING_STEPS)
 
@@ -121,9 +123,16 @@ def test_identical_rerun_reuses_every_training_step(project: Project) -> None:
     assert len(client.search_model_versions("name='deepfake-detector'")) == versions_before
 
 
-def test_changed_detector_parameter_reruns_only_the_detectors(project: Project) -> None:
+def test_detector_settings_and_detection_sources_rerun_only_the_detectors(project: Project) -> None:
+    # Each step's cache key covers the settings it reads: a new detector learning rate and
+    # detection data in another folder retrain the detectors, never the segmenters.
+    shutil.copytree(project.root / "data" / "detection", project.root / "elsewhere" / "detection")
+    sources = yaml.safe_load((project.root / "configs" / "tiny.yaml").read_text())["parameters"]["data"]
+    moved = [{**source, "path": "elsewhere/detection"} for source in sources["detection_sources"]]
     config = project.write_config(
-        "detector-lr.yaml", "configs/tiny.yaml", **{"detector.train.learning_rate": 0.0005}
+        "detector-lr.yaml",
+        "configs/tiny.yaml",
+        **{"detector.train.learning_rate": 0.0005, "data.detection_sources": moved},
     )
     project.pipeline(config)
     steps = project.last_run()["steps"]

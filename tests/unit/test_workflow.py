@@ -62,8 +62,8 @@ def test_ingest_and_split_are_reproducible_and_hash_the_content(
     assert quarantine.empty and manifest["split"].isna().all()
     assert report["generators"] == ["bilinear_conv", "nearest_conv", "tconv"]
     assert report["data_hash"] == manifest_fingerprint(manifest)
-    first, split_report = split(manifest, data_settings)
-    second, _ = split(manifest, data_settings)
+    first, split_report = split(manifest, data_settings.split_ratios, data_settings.split_seed)
+    second, _ = split(manifest, data_settings.split_ratios, data_settings.split_seed)
     assert first["split"].tolist() == second["split"].tolist()
     assert set(split_report["by_split"]) == {"train", "val", "test"}
     assert report["data_identity"] == f"content:{report['data_hash']}"  # no DVC pointer here
@@ -76,8 +76,9 @@ def test_stages_train_evaluate_and_compare_with_nested_runs(
     data_settings: DataSettings, mlflow_client, tmp_path
 ) -> None:
     base = tmp_path
-    segmentation, _ = split(ingest(data_settings, "segmentation", base=base)[0], data_settings)
-    detection, _ = split(ingest(data_settings, "detection", base=base)[0], data_settings)
+    SPLIT = (data_settings.split_ratios, data_settings.split_seed)  # noqa: N806
+    segmentation, _ = split(ingest(data_settings, "segmentation", base=base)[0], *SPLIT)
+    detection, _ = split(ingest(data_settings, "detection", base=base)[0], *SPLIT)
     settings = ModelTrainingSettings(
         pretrained=False, train=TrainConfig(epochs=1, batch_size=4, image_size=64, max_batches_per_epoch=1)
     )
@@ -92,7 +93,12 @@ def test_stages_train_evaluate_and_compare_with_nested_runs(
             tags={"data.hash": "x"},
         )
         seg_report = evaluate_and_log_segmenter(
-            segmenter, segmentation, seg_report, scheme=MUT1NY_14, settings=evaluation
+            segmenter,
+            segmentation,
+            seg_report,
+            scheme=MUT1NY_14,
+            batch_size=evaluation.batch_size,
+            overlay_examples=evaluation.overlay_examples,
         )
         _, det_report = train_and_log_detector(
             detection,

@@ -153,7 +153,7 @@ def run_validation(built: Built, folder: Path, resources: Resources) -> Observat
         manifest, quarantine, _ = ingest(settings, kind, base=folder)
     except (DataLayerError, ValueError) as error:
         return Observation(error=str(error))
-    frame, _ = split(manifest, settings)
+    frame, _ = split(manifest, settings.split_ratios, settings.split_seed)
     bounds = ValidationBounds(**{**SMALL_DATA_BOUNDS, **built.bounds})
     if kind == "segmentation":  # as the pipeline's step: each source's own unknown-colour tolerance
         tolerances = {source.name: source.unknown_color_tolerance for source in settings.segmentation_sources}
