@@ -11,6 +11,8 @@ Wiring only: every step calls ``facetransfer``. Run with
 ``zenml pipeline run pipelines.transfer_pipeline -c zenml_config.yaml``.
 """
 
+from typing import Any
+
 from zenml import pipeline
 from zenml.config import ResourceSettings
 from zenml.enums import ExecutionMode
@@ -85,6 +87,38 @@ def transfer_pipeline(
         variants=variants,
         training_resources=training_resources.model_dump(exclude_none=True),
     )
+    segmentation_data, detection_data, reports = _ingest_split_validate(data, validation, promotion)
+    champion = evaluate_champion(detection_data, promotion, evaluation)
+    segmenter_evaluations, detector_evaluations = [], []
+    for backbone in config.backbones:
+        model, report, evaluated = _segmenter(
+            backbone, segmentation_data, segmenter, data, evaluation, training_resources
+        )
+        segmenter_evaluations.append(evaluated)
+        detector_evaluations += [
+            _detector(
+                backbone,
+                variant,
+                detection_data,
+                (model, report),
+                detector,
+                data,
+                evaluation,
+                training_resources,
+            )
+            for variant in config.variants
+        ]
+    comparison = compare_models(
+        segmenter_evaluations, detector_evaluations, promotion, config.model_dump(mode="json"), champion
+    )
+    register_and_promote(comparison, champion, *reports, promotion)
+    explain_best_detector(comparison, detection_data, evaluation.explain_images_per_generator)
+
+
+def _ingest_split_validate(
+    data: DataSettings, validation: ValidationBounds, promotion: PromotionSettings
+) -> tuple[Any, Any, tuple[Any, Any]]:
+    """Both manifests, split and validated, and the two ingestion reports."""
     segmentation_manifest, segmentation_report = ingest_segmentation_data(data=data)
     detection_manifest, detection_report = ingest_detection_data(data=data, promotion=promotion)
     split = (data.split_ratios, data.split_seed)
@@ -99,58 +133,66 @@ def transfer_pipeline(
         segmentation_split, validation, data.class_scheme, tolerances
     )
     detection_data, _, _ = validate_detection_data(detection_split, validation)
-    champion = evaluate_champion(detection_data, promotion, evaluation)
+    return segmentation_data, detection_data, (segmentation_report, detection_report)
 
-    on_accelerator = {"resources": training_resources}
-    segmenter_evaluations, detector_evaluations = [], []
-    for backbone in config.backbones:
-        names = {"backbone": backbone}
-        model, report = train_segmenter.with_options(substitutions=names, settings=on_accelerator)(
-            segmentation_data,
-            backbone,
-            segmenter,
-            data.class_scheme,
-            data.cache_location,
-            id=f"train_segmenter_{backbone}",
-            after="evaluate_champion",
-        )
-        segmenter_evaluations.append(
-            evaluate_segmenter.with_options(substitutions=names)(
-                model,
-                segmentation_data,
-                report,
-                evaluation.batch_size,
-                evaluation.overlay_examples,
-                data.class_scheme,
-                id=f"evaluate_segmenter_{backbone}",
-            )
-        )
-        for variant in config.variants:
-            names = {"backbone": backbone, "variant": variant}
-            transfer = {} if variant == "none" else {"segmenter": model, "segmenter_report": report}
-            detector_model, detector_report = train_detector.with_options(
-                substitutions=names, settings=on_accelerator
-            )(
-                detection_data,
-                backbone,
-                variant,
-                detector,
-                data.cache_location,
-                id=f"train_detector_{backbone}_{variant}",
-                after="evaluate_champion",
-                **transfer,
-            )
-            detector_evaluations.append(
-                evaluate_detector.with_options(substitutions=names)(
-                    detector_model,
-                    detection_data,
-                    detector_report,
-                    evaluation,
-                    id=f"evaluate_detector_{backbone}_{variant}",
-                )
-            )
-    comparison = compare_models(
-        segmenter_evaluations, detector_evaluations, promotion, config.model_dump(mode="json"), champion
+
+def _segmenter(
+    backbone: str,
+    manifest: Any,
+    settings: ModelTrainingSettings,
+    data: DataSettings,
+    evaluation: EvaluationSettings,
+    resources: ResourceSettings,
+) -> tuple[Any, Any, Any]:
+    """Train and evaluate the segmenter of ``backbone`` (after the champion was measured)."""
+    names = {"backbone": backbone}
+    model, report = train_segmenter.with_options(substitutions=names, settings={"resources": resources})(
+        manifest,
+        backbone,
+        settings,
+        data.class_scheme,
+        data.cache_location,
+        id=f"train_segmenter_{backbone}",
+        after="evaluate_champion",
     )
-    register_and_promote(comparison, champion, segmentation_report, detection_report, promotion)
-    explain_best_detector(comparison, detection_data, evaluation.explain_images_per_generator)
+    evaluated = evaluate_segmenter.with_options(substitutions=names)(
+        model,
+        manifest,
+        report,
+        evaluation.batch_size,
+        evaluation.overlay_examples,
+        data.class_scheme,
+        id=f"evaluate_segmenter_{backbone}",
+    )
+    return model, report, evaluated
+
+
+def _detector(
+    backbone: str,
+    variant: str,
+    manifest: Any,
+    segmenter: tuple[Any, Any],
+    settings: ModelTrainingSettings,
+    data: DataSettings,
+    evaluation: EvaluationSettings,
+    resources: ResourceSettings,
+) -> Any:
+    """Train and evaluate one detector variant; ``none`` does not depend on the segmenter."""
+    names = {"backbone": backbone, "variant": variant}
+    model, report = segmenter
+    transfer = {} if variant == "none" else {"segmenter": model, "segmenter_report": report}
+    detector_model, detector_report = train_detector.with_options(
+        substitutions=names, settings={"resources": resources}
+    )(
+        manifest,
+        backbone,
+        variant,
+        settings,
+        data.cache_location,
+        id=f"train_detector_{backbone}_{variant}",
+        after="evaluate_champion",
+        **transfer,
+    )
+    return evaluate_detector.with_options(substitutions=names)(
+        detector_model, manifest, detector_report, evaluation, id=f"evaluate_detector_{backbone}_{variant}"
+    )

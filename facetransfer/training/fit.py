@@ -171,94 +171,153 @@ def fit(
     module = unwrap_model(model)  # state dicts, BatchNorm recalibration and validation
     optimizer = build_optimizer(model, config, parameter_groups)
     scaler = torch.amp.GradScaler(settings.device.type) if settings.needs_grad_scaler else None
-    result = FitResult()
-    best_state: dict[str, torch.Tensor] | None = None
-    stale_epochs = 0
-    start_epoch = 0
-
-    state = load_checkpoint(checkpoint_path, run_key) if checkpoint_path is not None else None
-    if state is not None:
-        module.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scaler is not None and state.get("scaler") is not None:
-            scaler.load_state_dict(state["scaler"])
-        restore_rng_state(state["rng"])
-        best_state, stale_epochs, start_epoch = state["best_model"], state["stale_epochs"], state["epoch"]
-        result = FitResult(**state["result"])
-        logger.info("resuming from %s after epoch %d", checkpoint_path, start_epoch)
-        if state["finished"]:
-            start_epoch = config.epochs
-
+    state = _TrainingState()
+    if checkpoint_path is not None:
+        state = _resume(checkpoint_path, run_key, module, optimizer, scaler, config) or state
     with deterministic_algorithms(config.deterministic), cpu_threads(config.cpu_threads):
-        for epoch in range(start_epoch, config.epochs):
-            started = time.perf_counter()
-            _set_epoch(train_loader, epoch)
+        for epoch in range(state.start_epoch, config.epochs):
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate_at(config, epoch) * group["lr_scale"]
-            train_loss = train_one_epoch(
-                model,
-                train_loader,
-                optimizer,
-                task,
-                settings,
-                scaler=scaler,
-                max_batches=config.max_batches_per_epoch,
-                description=f"epoch {epoch + 1}/{config.epochs}",
+            record = _train_and_validate(
+                model, (train_loader, val_loader), optimizer, task, settings, scaler, config, epoch
             )
-            train_loss = average_over_processes(train_loss)
-            if not math.isfinite(train_loss):
-                raise FloatingPointError(
-                    f"training diverged: the loss is {train_loss} in epoch {epoch + 1}; "
-                    "lower the learning rate or check the data"
-                )
-            recalibrate_batch_norm(
-                module, train_loader, settings, max_batches=config.batch_norm_recalibration_batches
-            )
-            validation = broadcast_from_main(evaluate(module, val_loader, task, settings))
-            seconds = time.perf_counter() - started
-            record = {
-                "epoch": epoch + 1,
-                "train_loss": train_loss,
-                "val_loss": validation.pop("loss"),
-                **{f"val_{name}": value for name, value in validation.items()},
-                "seconds": seconds,
-            }
-            result.history.append(record)
-            result.epochs_run, result.seconds = epoch + 1, result.seconds + seconds
-            if record["val_loss"] < result.best_val_loss:
-                result.best_val_loss, result.best_epoch, stale_epochs = record["val_loss"], epoch + 1, 0
-                best_state = _copy_state(module)
-            else:
-                stale_epochs += 1
-            result.stopped_early = stale_epochs >= config.patience
+            state.add(record, module, config.patience)
             logger.info(
                 "epoch %d: %s",
                 epoch + 1,
                 ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"),
             )
             if checkpoint_path is not None and is_main_process():
-                save_checkpoint(
-                    checkpoint_path,
-                    {
-                        "run_key": run_key,
-                        "epoch": epoch + 1,
-                        "finished": result.stopped_early or epoch + 1 == config.epochs,
-                        "model": module.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scaler": scaler.state_dict() if scaler is not None else None,
-                        "best_model": best_state,
-                        "stale_epochs": stale_epochs,
-                        "result": vars(result),
-                        "rng": rng_state(),
-                    },
-                )
+                save_checkpoint(checkpoint_path, state.checkpoint(run_key, module, optimizer, scaler, config))
             if epoch_callback is not None and is_main_process():
                 epoch_callback(epoch + 1, dict(record))
-            if result.stopped_early:
+            if state.result.stopped_early:
                 logger.info("early stop: no lower validation loss for %d epochs", config.patience)
                 break
+    if state.best_state is not None:
+        module.load_state_dict(state.best_state)
+    logger.info("best epoch %d (val_loss %.4g)", state.result.best_epoch, state.result.best_val_loss)
+    return state.result
 
-    if best_state is not None:
-        module.load_state_dict(best_state)
-    logger.info("best epoch %d (val_loss %.4g)", result.best_epoch, result.best_val_loss)
-    return result
+
+@dataclass
+class _TrainingState:
+    """What a run carries from epoch to epoch (and through a checkpoint)."""
+
+    result: FitResult = field(default_factory=FitResult)
+    best_state: dict[str, torch.Tensor] | None = None
+    stale_epochs: int = 0
+    start_epoch: int = 0
+
+    def add(self, record: dict[str, float], module: nn.Module, patience: int) -> None:
+        """Record an epoch; keep its weights if its validation loss is the lowest so far."""
+        result = self.result
+        result.history.append(record)
+        result.epochs_run, result.seconds = int(record["epoch"]), result.seconds + record["seconds"]
+        if record["val_loss"] < result.best_val_loss:
+            result.best_val_loss, result.best_epoch, self.stale_epochs = (
+                record["val_loss"],
+                result.epochs_run,
+                0,
+            )
+            self.best_state = _copy_state(module)
+        else:
+            self.stale_epochs += 1
+        result.stopped_early = self.stale_epochs >= patience
+
+    def checkpoint(
+        self,
+        run_key: dict[str, Any],
+        module: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler | None,
+        config: TrainConfig,
+    ) -> dict[str, Any]:
+        """Everything a resumed run needs, after the last recorded epoch."""
+        epoch = self.result.epochs_run
+        return {
+            "run_key": run_key,
+            "epoch": epoch,
+            "finished": self.result.stopped_early or epoch == config.epochs,
+            "model": module.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "best_model": self.best_state,
+            "stale_epochs": self.stale_epochs,
+            "result": vars(self.result),
+            "rng": rng_state(),
+        }
+
+
+def _resume(
+    path: str | Path,
+    run_key: dict[str, Any],
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler | None,
+    config: TrainConfig,
+) -> _TrainingState | None:
+    """Load the checkpoint of this run into model, optimiser and RNGs; ``None`` when there is none."""
+    saved = load_checkpoint(path, run_key)
+    if saved is None:
+        return None
+    module.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    if scaler is not None and saved.get("scaler") is not None:
+        scaler.load_state_dict(saved["scaler"])
+    restore_rng_state(saved["rng"])
+    logger.info("resuming from %s after epoch %d", path, saved["epoch"])
+    return _TrainingState(
+        result=FitResult(**saved["result"]),
+        best_state=saved["best_model"],
+        stale_epochs=saved["stale_epochs"],
+        start_epoch=config.epochs if saved["finished"] else saved["epoch"],
+    )
+
+
+def _train_and_validate(
+    model: nn.Module,
+    loaders: tuple[DataLoader, DataLoader],
+    optimizer: torch.optim.Optimizer,
+    task: Task,
+    settings: DeviceSettings,
+    scaler: torch.amp.GradScaler | None,
+    config: TrainConfig,
+    epoch: int,
+) -> dict[str, float]:
+    """One epoch of training, BatchNorm recalibration and validation; the epoch's record.
+
+    Raises:
+        FloatingPointError: the training loss became NaN or infinite.
+    """
+    train_loader, val_loader = loaders
+    module = unwrap_model(model)
+    started = time.perf_counter()
+    _set_epoch(train_loader, epoch)
+    train_loss = train_one_epoch(
+        model,
+        train_loader,
+        optimizer,
+        task,
+        settings,
+        scaler=scaler,
+        max_batches=config.max_batches_per_epoch,
+        description=f"epoch {epoch + 1}/{config.epochs}",
+    )
+    train_loss = average_over_processes(train_loss)
+    if not math.isfinite(train_loss):
+        raise FloatingPointError(
+            f"training diverged: the loss is {train_loss} in epoch {epoch + 1}; "
+            "lower the learning rate or check the data"
+        )
+    recalibrate_batch_norm(
+        module, train_loader, settings, max_batches=config.batch_norm_recalibration_batches
+    )
+    validation = broadcast_from_main(evaluate(module, val_loader, task, settings))
+    return {
+        "epoch": epoch + 1,
+        "train_loss": train_loss,
+        "val_loss": validation.pop("loss"),
+        **{f"val_{name}": value for name, value in validation.items()},
+        "seconds": time.perf_counter() - started,
+    }

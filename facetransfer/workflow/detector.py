@@ -25,6 +25,7 @@ from facetransfer.evaluation import (
 from facetransfer.evaluation.robustness import ROBUSTNESS_METRICS, mean_roc_auc, robustness_sweep
 from facetransfer.tracking.runs import log_figure, log_json, log_params, log_table
 from facetransfer.training import train_detector
+from facetransfer.workflow.ingestion import manifest_fingerprint, trained_generators
 from facetransfer.workflow.runs import (
     MODEL_KIND_TAG,
     finish_training_run,
@@ -64,14 +65,22 @@ def train_and_log_detector(
         variant: ``none``, ``last`` or ``all`` (Table 2's "—", "Last", "All").
         settings: detector training settings.
         checkpoint_dir: resumable per-epoch checkpoint (deleted once the model is logged).
-        tags: provenance tags of the run (data hash, git commit, ZenML run, ...).
+        tags: provenance tags of the run (git commit, ZenML run, ...); the data's hash and the
+            generators trained on are added here (``data.hash``, ``data.generators``).
         segmenter_run_id: MLflow run of the segmenter the weights were transferred from.
         sample_cache_dir: folder of the on-disk sample cache.
     """
     train, val = split_frame(manifest, "train"), split_frame(manifest, "val")
     config = settings.train
-    generators = sorted(train["generator"].dropna().unique().tolist())
-    run_tags = {**tags, MODEL_KIND_TAG: "detector", "backbone": backbone, "variant": variant}
+    generators = trained_generators(manifest)
+    run_tags = {
+        **tags,
+        "data.hash": manifest_fingerprint(manifest),
+        "data.generators": ",".join(generators),
+        MODEL_KIND_TAG: "detector",
+        "backbone": backbone,
+        "variant": variant,
+    }
     if segmenter_run_id and variant != "none":
         run_tags["transferred_from_run"] = segmenter_run_id
     with model_run(detector_name(backbone, variant), tags=run_tags) as run:
@@ -81,13 +90,7 @@ def train_and_log_detector(
                 "variant": variant,
                 "pretrained_requested": settings.pretrained,
                 "train": config.to_dict(),
-                "data": {
-                    "train_images": len(train),
-                    "val_images": len(val),
-                    "train_real": int((train["label"] == 0).sum()),
-                    "train_fake": int((train["label"] == 1).sum()),
-                    "generators": generators,
-                },
+                "data": _training_data_facts(train, val, generators),
             }
         )
         result = train_detector(
@@ -120,6 +123,16 @@ def train_and_log_detector(
         **common,
     }
     return result.model, report
+
+
+def _training_data_facts(train: pd.DataFrame, val: pd.DataFrame, generators: list[str]) -> dict[str, Any]:
+    return {
+        "train_images": len(train),
+        "val_images": len(val),
+        "train_real": int((train["label"] == 0).sum()),
+        "train_fake": int((train["label"] == 1).sum()),
+        "generators": generators,
+    }
 
 
 def score_detector(

@@ -155,3 +155,50 @@ def split(
 def manifest_fingerprint(manifest: pd.DataFrame) -> str:
     """Content hash of a manifest (the same as its ingestion report's ``data_hash``)."""
     return data_fingerprint(source_fingerprints(manifest))
+
+
+def ingest_and_log(
+    settings: DataSettings, kind: Kind, *, base: str | Path, detector_model: str | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``ingest`` plus what a pipeline run records of it, in the active MLflow run.
+
+    Logged: ``data/<kind>_quarantine`` (every file set aside, with its reason),
+    ``data/<kind>_sources.json`` (each reader's report: target mismatches, unlisted files, ...)
+    and ``data/<kind>_ingest_report.json``. For detection data with ``detector_model``, the
+    report also lists the generators the current champion was never trained on
+    (``new_generators``), also set as the run's tags ``data.generators`` / ``data.new_generators``.
+
+    Returns:
+        The unsplit manifest and the report (without the per-source reports, logged apart).
+
+    Raises:
+        RegistryUnavailableError: the registry cannot be reached to find the champion.
+    """
+    import mlflow
+
+    from facetransfer.tracking.runs import log_json, log_table
+    from facetransfer.workflow.champion import champion_version, new_generators
+
+    manifest, quarantine, report = ingest(settings, kind, base=base)
+    if detector_model is not None:
+        champion = champion_version(detector_model)
+        report["new_generators"] = new_generators(manifest, champion)
+        report["champion_version"] = None if champion is None else str(champion.version)
+        if champion is not None and report["new_generators"]:
+            logger.info("new generators since champion v%s: %s", champion.version, report["new_generators"])
+        mlflow.set_tags(
+            {
+                "data.generators": ",".join(report["generators"]),
+                "data.new_generators": ",".join(report["new_generators"]) or "none",
+            }
+        )
+    log_table(quarantine, f"data/{kind}_quarantine")
+    log_json(report.pop("sources"), f"data/{kind}_sources.json")
+    log_json(report, f"data/{kind}_ingest_report.json")
+    report["quarantined"] = len(quarantine)
+    return manifest, report
+
+
+def trained_generators(manifest: pd.DataFrame) -> list[str]:
+    """Generators of the train split (what a detector trained on ``manifest`` has seen)."""
+    return sorted(manifest.loc[manifest["split"] == "train", "generator"].dropna().unique().tolist())

@@ -62,7 +62,43 @@ def register_and_promote(
     pending = _alias_target(client, settings.detector_model, CHALLENGER)
     detector = comparison["best_detector"]
     segmenter = segmenter_of(comparison, detector)
-    segmenter_version = register_run_model(
+    segmenter_version = _register_segmenter(client, segmenter, settings, provenance)
+    detector_version = _register_detector(
+        client, detector, segmenter, segmenter_version, settings, provenance
+    )
+    decision = _decide(detector, champion, detector_version, settings)
+    _move_aliases(client, decision, (detector_version, segmenter_version), pending, champion, settings)
+    outcome = "promoted" if decision.promote else "not promoted"
+    set_version_tags(
+        client,
+        settings.detector_model,
+        detector_version,
+        {
+            "promotion.decision": outcome,
+            "promotion.reason": decision.reason,
+            "promotion.compared_to": champion.get("version", "none"),
+        },
+    )
+    with pipeline_run("register_and_promote"):
+        _log_decision(decision, detector_version, champion, settings)
+    logger.info("%s version %s %s: %s", settings.detector_model, detector_version, outcome, decision.reason)
+    return {
+        "promoted": decision.promote,
+        "reason": decision.reason,
+        "detector_model": settings.detector_model,
+        "detector_version": detector_version,
+        "segmenter_model": settings.segmenter_model,
+        "segmenter_version": segmenter_version,
+        "champion_before": champion.get("version"),
+        "comparison": decision.comparison.to_dict(orient="records"),
+    }
+
+
+def _register_segmenter(
+    client: Any, segmenter: Mapping[str, Any], settings: PromotionSettings, provenance: Mapping[str, Any]
+) -> str:
+    """Register the segmenter's weights (once per run); its version."""
+    version = register_run_model(
         client,
         name=settings.segmenter_model,
         run_id=str(segmenter["run_id"]),
@@ -76,59 +112,59 @@ def register_and_promote(
         },
         description=f"DeepLabV3+ face parser, {segmenter['backbone']} backbone",
     )
-    existing = run_version(client, settings.detector_model, str(detector["run_id"]))
-    detector_version = register_run_model(
+    return str(version.version)
+
+
+def _register_detector(
+    client: Any,
+    detector: Mapping[str, Any],
+    segmenter: Mapping[str, Any],
+    segmenter_version: str,
+    settings: PromotionSettings,
+    provenance: Mapping[str, Any],
+) -> str:
+    """Register the detector's serving model, logging it the first time its run is registered."""
+    run_id = str(detector["run_id"])
+    existing = run_version(client, settings.detector_model, run_id)
+    model_uri = (
+        None
+        if existing is not None
+        else log_detector_serving_model(detector, segmenter, settings.detector_model, segmenter_version)
+    )
+    version = register_run_model(
         client,
         name=settings.detector_model,
-        run_id=str(detector["run_id"]),
-        model_uri=None
-        if existing is not None
-        else log_detector_serving_model(
-            detector, segmenter, settings.detector_model, segmenter_version.version
-        ),
-        tags=_detector_tags(detector, provenance, segmenter_version.version),
+        run_id=run_id,
+        model_uri=model_uri,
+        tags=_detector_tags(detector, provenance, segmenter_version),
         description=(
             f"Real-vs-generated face detector, {detector['backbone']} backbone, "
             f"transfer '{detector['variant']}'"
         ),
     )
-    decision = _decide(detector, champion, detector_version.version, settings)
+    return str(version.version)
+
+
+def _move_aliases(
+    client: Any,
+    decision: PromotionDecision,
+    versions: tuple[str, str],
+    pending_challenger: str | None,
+    champion: Mapping[str, Any],
+    settings: PromotionSettings,
+) -> None:
+    """``champion`` to the promoted detector (and its segmenter), else ``challenger`` to the new one."""
+    detector_version, segmenter_version = versions
     with registry_errors(client):
         if decision.promote:
-            client.set_registered_model_alias(settings.detector_model, CHAMPION, detector_version.version)
-            client.set_registered_model_alias(settings.segmenter_model, CHAMPION, segmenter_version.version)
+            client.set_registered_model_alias(settings.detector_model, CHAMPION, detector_version)
+            client.set_registered_model_alias(settings.segmenter_model, CHAMPION, segmenter_version)
             # A promoted version supersedes every challenger up to it (itself included): none stays
             # pending behind the new champion.
-            if pending is not None and int(pending) <= int(detector_version.version):
+            if pending_challenger is not None and int(pending_challenger) <= int(detector_version):
                 client.delete_registered_model_alias(settings.detector_model, CHALLENGER)
-        elif str(champion.get("version")) != str(detector_version.version):
-            client.set_registered_model_alias(settings.detector_model, CHALLENGER, detector_version.version)
-    outcome = "promoted" if decision.promote else "not promoted"
-    set_version_tags(
-        client,
-        settings.detector_model,
-        detector_version.version,
-        {
-            "promotion.decision": outcome,
-            "promotion.reason": decision.reason,
-            "promotion.compared_to": champion.get("version", "none"),
-        },
-    )
-    with pipeline_run("register_and_promote"):
-        _log_decision(decision, detector_version.version, champion, settings)
-    logger.info(
-        "%s version %s %s: %s", settings.detector_model, detector_version.version, outcome, decision.reason
-    )
-    return {
-        "promoted": decision.promote,
-        "reason": decision.reason,
-        "detector_model": settings.detector_model,
-        "detector_version": str(detector_version.version),
-        "segmenter_model": settings.segmenter_model,
-        "segmenter_version": str(segmenter_version.version),
-        "champion_before": champion.get("version"),
-        "comparison": decision.comparison.to_dict(orient="records"),
-    }
+        elif str(champion.get("version")) != detector_version:
+            client.set_registered_model_alias(settings.detector_model, CHALLENGER, detector_version)
 
 
 def log_detector_serving_model(

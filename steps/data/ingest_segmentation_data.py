@@ -6,8 +6,7 @@ import pandas as pd
 from zenml import log_metadata, step
 
 from facetransfer.config import DataSettings
-from facetransfer.tracking.runs import log_json, log_table
-from facetransfer.workflow.ingestion import ingest
+from facetransfer.workflow.ingestion import ingest_and_log
 from steps.context import project_root
 from steps.materializers import ContentHashedDataFrameMaterializer
 
@@ -29,16 +28,13 @@ def ingest_segmentation_data(
         The unsplit manifest and the ingestion report (DVC md5, per-source fingerprints, counts,
         quarantined files with their reasons).
     """
-    manifest, quarantine, report = ingest(data, "segmentation", base=project_root())
-    log_table(quarantine, "data/segmentation_quarantine")
-    log_json(report.pop("sources"), "data/segmentation_sources.json")  # per-source reader reports
-    log_json(report, "data/segmentation_ingest_report.json")
+    manifest, report = ingest_and_log(data, "segmentation", base=project_root())
     log_metadata(
         {
             "data_hash": report["data_hash"],
             "data_dvc_md5": str(report["data_dvc_md5"]),
             "rows": len(manifest),
-            "quarantined": len(quarantine),
+            "quarantined": report["quarantined"],
         },
         infer_artifact=True,
         artifact_name="segmentation_manifest",

@@ -8,7 +8,6 @@ from zenml import step
 
 from facetransfer.config import ModelTrainingSettings
 from facetransfer.workflow.detector import train_and_log_detector
-from facetransfer.workflow.ingestion import manifest_fingerprint
 from steps.caching import library_cache_policy, step_library_code
 from steps.context import checkpoint_dir, provenance_tags, sample_cache_dir
 
@@ -45,7 +44,6 @@ def train_detector(
     Returns:
         The trained detector and its training report.
     """
-    generators = sorted(manifest.loc[manifest["split"] == "train", "generator"].dropna().unique())
     model, report = train_and_log_detector(
         manifest,
         segmenter,
@@ -53,9 +51,7 @@ def train_detector(
         variant=variant,
         settings=settings,
         checkpoint_dir=checkpoint_dir(f"detector-{backbone}-{variant}"),
-        tags=provenance_tags(
-            **{"data.hash": manifest_fingerprint(manifest), "data.generators": ",".join(generators)}
-        ),
+        tags=provenance_tags(),
         segmenter_run_id=segmenter_report["run_id"] if segmenter_report else None,
         sample_cache_dir=sample_cache_dir(cache_dir),
     )

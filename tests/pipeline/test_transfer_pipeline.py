@@ -43,7 +43,7 @@ def test_first_run_trains_logs_and_registers_a_champion(project: Project) -> Non
     expected = {f"segmenter-{BACKBONE}", *(f"detector-{BACKBONE}-{v}" for v in ("none", "last", "all"))}
     assert expected <= set(runs)
     segmenter = runs[f"segmenter-{BACKBONE}"]
-    assert 0.0 <= segmenter.data.metrics["test_pixel_accuracy"] <= 1.0
+    pixel_accuracy = segmenter.data.metrics["test_pixel_accuracy"]
     assert segmenter.data.params["pretrained_loaded"] == "False"  # no weights in the test's torch cache
     for variant in ("none", "last", "all"):
         detector = runs[f"detector-{BACKBONE}-{variant}"]
@@ -93,6 +93,10 @@ def test_first_run_trains_logs_and_registers_a_champion(project: Project) -> Non
     assert champion.tags["promotion.decision"] == "promoted"
     segmenter_champion = client.get_model_version_by_alias("face-segmenter", "champion")
     assert str(segmenter_champion.version) == champion.tags["segmenter_version"]
+    # One test pixel accuracy everywhere it is reported: the model run, Table 1, the registry.
+    table_1 = pd.read_csv(client.download_artifacts(parent_id, "tables/table_1_segmentation.csv"))
+    assert table_1["Accuracy"].iloc[0] == pytest.approx(pixel_accuracy, abs=1e-4)
+    assert float(segmenter_champion.tags["test_pixel_accuracy"]) == pytest.approx(pixel_accuracy)
     status_text = project.facetransfer("status").stdout
     assert f"deepfake-detector@champion: version {champion.version}" in status_text
 
@@ -103,7 +107,11 @@ def test_predict_scores_images_with_the_champion(project: Project, tmp_path: Pat
     assert lines[0] == "path,fake_probability,prediction,threshold,model_version,error"
     assert len(lines) - 1 == 32 + 24
     rows = [line.split(",") for line in lines[1:]]
-    assert all(0.0 <= float(row[1]) <= 1.0 and row[2] in ("real", "fake") and not row[5] for row in rows)
+    champion = project.mlflow().get_model_version_by_alias("deepfake-detector", "champion")
+    threshold = float(champion.tags["threshold"])
+    for row in rows:  # the decision is the version's threshold applied to the probability
+        assert float(row[3]) == pytest.approx(threshold) and not row[5]
+        assert row[2] == ("fake" if float(row[1]) >= threshold else "real")
     broken = tmp_path / "broken.png"
     broken.write_text("not an image")
     failure = project.facetransfer("predict", str(broken), check=False)

@@ -13,6 +13,7 @@ import torch
 from matplotlib.figure import Figure
 
 from facetransfer.classes import MUT1NY_14, UNKNOWN_CLASS
+from facetransfer.data.datasets import SegmentationDataset
 from facetransfer.data.preprocessing import Preprocessing
 from facetransfer.evaluation import (
     SegmentationConfusion,
@@ -145,7 +146,14 @@ def test_predict_scores_are_probabilities_in_row_order(write_detection_data: Cal
         batch_size=2,
         device="cpu",
     )
-    assert scores.shape == (5,) and ((scores > 0) & (scores < 1)).all()
+    # The same numbers as the model's own forward pass on the prepared images, in row order.
+    preprocessing = Preprocessing.for_backbone("mobilenet_v3_large", 32)
+    inputs = torch.from_numpy(np.stack([preprocessing(path) for path in frame["path"]]))
+    with torch.no_grad():
+        expected = torch.sigmoid(detector.eval()(inputs)).numpy()
+    detector.train()
+    np.testing.assert_allclose(scores, expected, atol=1e-5)
+    assert scores.std() > 0  # different images, different scores
     reversed_scores = predict_scores(
         detector,
         frame.iloc[::-1],
@@ -162,7 +170,21 @@ def test_evaluate_segmenter_and_overlay_plot(write_segmentation_data: Callable, 
     torch.manual_seed(0)
     segmenter = build_segmenter("mobilenet_v3_large")
     result = evaluate_segmenter(segmenter, frame, scheme=MUT1NY_14, image_size=64, batch_size=2, device="cpu")
-    assert 0.0 <= result["pixel_accuracy"] <= 1.0 and result["n_images"] == 3
+    assert result["n_images"] == 3
+    # Pixel accuracy is the share of pixels whose argmax is the true class, over all test images.
+    dataset = SegmentationDataset(
+        frame,
+        preprocessing=Preprocessing.for_backbone("mobilenet_v3_large", 64),
+        scheme=MUT1NY_14,
+        augment=False,
+    )
+    with torch.no_grad():
+        pairs = [
+            (segmenter.eval()(image[None]).argmax(1)[0], mask)
+            for image, mask in map(dataset.__getitem__, range(3))
+        ]
+    correct = sum(int((predicted == mask).sum()) for predicted, mask in pairs)
+    assert result["pixel_accuracy"] == pytest.approx(correct / (3 * 64 * 64))
     assert list(result["per_class_iou"]) == MUT1NY_14.names
     examples = segmentation_examples(segmenter, frame, scheme=MUT1NY_14, image_size=64, count=2, device="cpu")
     assert len(examples) == 2 and examples[0][0].shape == (64, 64, 3) and examples[0][2].shape == (64, 64)

@@ -6,6 +6,8 @@ not model quality.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import pytest
 
@@ -61,7 +63,13 @@ def test_ingest_and_split_are_reproducible_and_hash_the_content(
     manifest, quarantine, report = ingest(data_settings, "detection", base=tmp_path)
     assert quarantine.empty and manifest["split"].isna().all()
     assert report["generators"] == ["bilinear_conv", "nearest_conv", "tconv"]
-    assert report["data_hash"] == manifest_fingerprint(manifest)
+    # The data hash is the content: the same files listed elsewhere or in another order hash the
+    # same; one image relabelled does not.
+    moved = manifest.assign(path=["/elsewhere/" + Path(p).name for p in manifest["path"]]).iloc[::-1]
+    assert manifest_fingerprint(moved) == report["data_hash"]
+    relabelled = manifest.copy()
+    relabelled.loc[relabelled.index[0], "label"] = 1 - relabelled.loc[relabelled.index[0], "label"]
+    assert manifest_fingerprint(relabelled) != report["data_hash"]
     first, split_report = split(manifest, data_settings.split_ratios, data_settings.split_seed)
     second, _ = split(manifest, data_settings.split_ratios, data_settings.split_seed)
     assert first["split"].tolist() == second["split"].tolist()
