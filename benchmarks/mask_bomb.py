@@ -16,38 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import struct
 import subprocess
 import sys
 import tempfile
 import tracemalloc
-import zlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-
-def write_blank_palette_png(path: Path, width: int, height: int) -> Path:
-    """A valid 1-bit palette PNG of ``width``×``height`` whose one colour is black (background)."""
-
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        checksum = struct.pack(">I", zlib.crc32(kind + payload))
-        return struct.pack(">I", len(payload)) + kind + payload + checksum
-
-    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
-    compressor = zlib.compressobj(9)
-    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    header = struct.pack(">IIBBBBB", width, height, 1, 3, 0, 0, 0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"PLTE", b"\x00\x00\x00")
-        + chunk(b"IDAT", data)
-        + chunk(b"IEND", b"")
-    )
-    return path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: test data builders
+from tests.data.tree_builders import write_blank_palette_png
 
 
 def write_tree(folder: Path, mask_side: int) -> None:

@@ -30,7 +30,17 @@ import numpy as np
 
 from facetransfer.data.image_checks import DEFAULT_MAX_IMAGE_PIXELS
 from facetransfer.data.images import DECODER_VERSION, ImageSource, decode_rgb
-from facetransfer.data.transforms import NORMALIZATION, resize_image
+from facetransfer.data.resizing import resize_image
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+NORMALIZATION: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
+    # torchvision's ImageNet weights of both backbones use the same statistics.
+    "resnet50": (IMAGENET_MEAN, IMAGENET_STD),
+    "mobilenet_v3_large": (IMAGENET_MEAN, IMAGENET_STD),
+}
+"""``(mean, std)`` of RGB values in [0, 1] per backbone."""
 
 InputMode = Literal["resize", "crop"]
 INPUT_MODES: tuple[str, ...] = ("resize", "crop")

@@ -1,7 +1,7 @@
 """Image/mask preprocessing and the paper's training augmentation (DESIGN §6).
 
-Resizing (``resize_image``, ``resize_mask``) is shared by training, evaluation and prediction
-(``facetransfer.data.preprocessing``) so a model always sees images prepared the same way.
+Resizing (``facetransfer.data.resizing``) and normalisation (``facetransfer.data.preprocessing``)
+are shared by training, evaluation and prediction, and re-exported here.
 
 Augmentation follows the paper's Keras ``ImageDataGenerator`` settings, applied jointly to image
 and mask: rotation ±15°, translation ±10 %, shear 0.2 rad (≈ 11.46°), zoom ±20 %, replicate
@@ -24,57 +24,29 @@ import cv2
 import numpy as np
 
 from facetransfer.classes import ClassScheme
+from facetransfer.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD, NORMALIZATION
+from facetransfer.data.resizing import ImageSize, resize_image, resize_mask
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "NORMALIZATION",
+    "Augmentation",
+    "HorizontalFlipWithLabelSwap",
+    "ImageSize",
+    "build_detection_augmentation",
+    "build_segmentation_augmentation",
+    "resize_image",
+    "resize_mask",
+]
 
 Augmentation = A.Compose
 """Type of the augmentation pipelines built here (joint image/mask albumentations pipelines)."""
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-NORMALIZATION: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
-    # torchvision's ImageNet weights of both backbones use the same statistics.
-    "resnet50": (IMAGENET_MEAN, IMAGENET_STD),
-    "mobilenet_v3_large": (IMAGENET_MEAN, IMAGENET_STD),
-}
-"""``(mean, std)`` of RGB values in [0, 1] per backbone."""
 
 ROTATION_DEGREES = 15.0
 TRANSLATION_FRACTION = 0.1
 SHEAR_DEGREES = math.degrees(0.2)
 ZOOM_RANGE = (0.8, 1.2)
-
-
-ImageSize = int | tuple[int, int]
-"""A square side, or ``(width, height)``."""
-
-
-def _width_height(size: ImageSize) -> tuple[int, int]:
-    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
-
-
-def resize_image(image: np.ndarray, size: ImageSize) -> np.ndarray:
-    """Resize an ``(H, W, 3)`` uint8 image to ``size`` (a side, or ``(width, height)``): area
-    interpolation when shrinking (no aliasing), bilinear when enlarging (area degenerates to
-    nearest there)."""
-    width, height = _width_height(size)
-    if image.shape[:2] == (height, width):
-        return image
-    shrinking = image.shape[0] > height or image.shape[1] > width
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    return cv2.resize(image, (width, height), interpolation=interpolation)
-
-
-def resize_mask(mask: np.ndarray, size: ImageSize) -> np.ndarray:
-    """Resize an ``(H, W)`` class-id mask to ``size`` with nearest neighbour (no new ids).
-
-    Each output pixel takes the label at its own centre (``INTER_NEAREST_EXACT``), so the mask
-    stays aligned with its area-resized image. OpenCV's ``INTER_NEAREST`` takes the top-left
-    sample of each block instead, shifting a 16 -> 4 mask by almost half an output pixel.
-    """
-    width, height = _width_height(size)
-    if mask.shape[:2] == (height, width):
-        return mask
-    return cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
 
 
 class HorizontalFlipWithLabelSwap(A.HorizontalFlip):

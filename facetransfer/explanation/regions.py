@@ -27,7 +27,7 @@ from torch import nn
 
 from facetransfer.classes import ClassScheme
 from facetransfer.data.preprocessing import Preprocessing
-from facetransfer.data.transforms import resize_mask
+from facetransfer.data.resizing import resize_mask
 
 REGIONS: tuple[str, ...] = (
     "eyes",

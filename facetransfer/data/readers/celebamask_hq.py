@@ -40,8 +40,8 @@ from facetransfer.data.image_checks import pillow_bomb_guard_lifted
 from facetransfer.data.inspection import Inspector
 from facetransfer.data.readers.paths import relative_posix
 from facetransfer.data.records import DiscoveryResult, ImageCandidate, QuarantineCheck, QuarantineEntry
+from facetransfer.data.resizing import resize_mask
 from facetransfer.data.sources import SourceConfig
-from facetransfer.data.transforms import resize_mask
 
 IMAGE_FOLDER = "CelebA-HQ-img"
 ANNOTATION_FOLDER = "CelebAMask-HQ-mask-anno"
