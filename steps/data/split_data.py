@@ -32,4 +32,6 @@ def split_data(
     Returns:
         The split manifest and counts per split and per stratum.
     """
-    return split(manifest, split_ratios, split_seed)
+    # Unpacked on purpose: ZenML reads a returned tuple literal as two outputs.
+    split_manifest, report = split(manifest, split_ratios, split_seed)
+    return split_manifest, report
