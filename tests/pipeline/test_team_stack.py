@@ -10,12 +10,14 @@ recorded server alone, ``predict`` even without S3 credentials (the server proxi
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -157,10 +159,17 @@ def test_status_and_predict_use_the_recorded_server(team: TeamProject) -> None:
     # No S3 credentials on the client: the MLflow server proxies the model's artefacts.
     without_credentials = {k: v for k, v in team.project.env.items() if not k.startswith("AWS_")}
     scored = Project(team.project.root, without_credentials).facetransfer("predict", "data/detection/ffhq")
-    lines = scored.stdout.strip().splitlines()
-    assert lines[0] == "path,fake_probability,prediction,model_version"
-    assert len(lines) - 1 == 32
-    assert all(line.endswith(f",deepfake-detector/{champion.version}") for line in lines[1:])
+    frame = pd.read_csv(io.StringIO(scored.stdout))
+    assert list(frame.columns) == [
+        "path",
+        "fake_probability",
+        "prediction",
+        "threshold",
+        "model_version",
+        "error",
+    ]
+    assert len(frame) == 32 and frame["error"].isna().all()
+    assert set(frame["model_version"]) == {f"deepfake-detector/{champion.version}"}
 
 
 def test_a_missing_bucket_is_a_clear_error(team: TeamProject, tmp_path: Path) -> None:
