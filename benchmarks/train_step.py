@@ -2,7 +2,8 @@
 
 Measures images/s of a segmentation training step (forward + class-weighted cross entropy +
 backward + Adam) and of inference (eval mode, no gradients) on synthetic inputs, on the current
-device. On CUDA each backbone is measured in fp32 and with AMP + channels-last.
+device. On CUDA each backbone is measured in fp32 and with AMP + channels-last, on CPU in the
+contiguous and the channels-last memory format.
 
 Usage:
     python benchmarks/train_step.py [--image-size 128] [--batch-size 8] [--steps 5]
@@ -11,6 +12,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -74,6 +76,15 @@ def benchmark(
     return train_seconds, inference_seconds
 
 
+def _compared_settings(device: str) -> list[DeviceSettings]:
+    """The training default and what it replaced: full precision on CUDA, contiguous on CPU."""
+    if resolve_device(device).type == "cuda":
+        return [device_settings(device, amp=amp, num_workers=0) for amp in (False, True)]
+    default = device_settings(device, num_workers=0)
+    contiguous = dataclasses.replace(default, channels_last=False)
+    return [contiguous, default] if default.channels_last else [default]
+
+
 def main() -> None:
     """Parse arguments, run every configuration, print one line each."""
     quiet_third_party_telemetry()
@@ -89,13 +100,11 @@ def main() -> None:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
-    # On CUDA compare full precision with the training default (AMP + channels-last).
-    precisions = [False, True] if resolve_device(args.device).type == "cuda" else [False]
     for backbone in args.backbones:
-        for amp in precisions:
-            settings = device_settings(args.device, amp=amp, num_workers=0)
+        for settings in _compared_settings(args.device):
             amp_dtype = settings.amp_dtype
-            label = f"amp-{str(amp_dtype).removeprefix('torch.')}+channels_last" if amp_dtype else "fp32"
+            label = f"amp-{str(amp_dtype).removeprefix('torch.')}" if amp_dtype else "fp32"
+            label += "+channels_last" if settings.channels_last else ""
             train_seconds, inference_seconds = benchmark(
                 backbone,
                 settings,
