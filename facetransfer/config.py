@@ -7,12 +7,13 @@ into one of these models and hands them to the steps. The models are plain pydan
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from facetransfer.classes import CLASS_SCHEMES
 from facetransfer.data.image_checks import DEFAULT_MAX_IMAGE_PIXELS
@@ -109,12 +110,40 @@ class ModelTrainingSettings(BaseModel):
             online machines); ``false``: random initialisation.
         train: epochs, batch size, learning rate, patience, image size, device, ...
             (``facetransfer.training.TrainConfig``).
+        backbone_overrides: ``train`` fields that differ for one backbone, e.g.
+            ``{resnet50: {epochs: 4, learning_rate: 0.0005}}``; a backbone's training steps
+            see only its own settings (``for_backbone``), so changing one backbone's override
+            reruns only its steps.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     pretrained: bool | Literal["download"] = True
     train: TrainConfig = Field(default_factory=TrainConfig)
+    backbone_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_overrides(self) -> ModelTrainingSettings:
+        for backbone in self.backbone_overrides:
+            if backbone not in BACKBONES:
+                raise ValueError(
+                    f"backbone_overrides: unknown backbone {backbone!r}; use one of {', '.join(BACKBONES)}"
+                )
+            self.for_backbone(backbone)
+        return self
+
+    def for_backbone(self, backbone: str) -> ModelTrainingSettings:
+        """The settings ``backbone`` trains with: ``train`` with its overrides applied."""
+        fields = self.backbone_overrides.get(backbone, {})
+        unknown = sorted(set(fields) - {field.name for field in dataclasses.fields(TrainConfig)})
+        if unknown:
+            raise ValueError(f"backbone_overrides.{backbone}: unknown train settings {', '.join(unknown)}")
+        merged = {**dataclasses.asdict(self.train), **fields}
+        try:
+            train = TypeAdapter(TrainConfig).validate_python(merged)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"backbone_overrides.{backbone}: {error}") from error
+        return ModelTrainingSettings(pretrained=self.pretrained, train=train)
 
 
 class EvaluationSettings(BaseModel):

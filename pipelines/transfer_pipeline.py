@@ -146,6 +146,7 @@ def _segmenter(
 ) -> tuple[Any, Any, Any]:
     """Train and evaluate the segmenter of ``backbone`` (after the champion was measured)."""
     names = {"backbone": backbone}
+    settings = settings.for_backbone(backbone)
     model, report = train_segmenter.with_options(substitutions=names, settings={"resources": resources})(
         manifest,
         backbone,
@@ -179,6 +180,7 @@ def _detector(
 ) -> Any:
     """Train and evaluate one detector variant; ``none`` does not depend on the segmenter."""
     names = {"backbone": backbone, "variant": variant}
+    settings = settings.for_backbone(backbone)
     model, report = segmenter
     transfer = {} if variant == "none" else {"segmenter": model, "segmenter_report": report}
     detector_model, detector_report = train_detector.with_options(
