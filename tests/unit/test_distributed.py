@@ -29,10 +29,13 @@ from facetransfer.training.reproducibility import DistributedEpochShuffleSampler
 from facetransfer.training.tasks import CHECKPOINT_FILE, _run_key
 
 BACKBONE = "mobilenet_v3_large"
-# Relative differences from the single process per epoch (lr 1e-4, 3 epochs of 4 steps, 64 px):
-# observed at most 1.1e-4 (train loss) and 3.9e-3 (validation loss, measured on 4 images) on
-# the build machine; the rest of each tolerance is margin for other CPUs' summation orders.
-TRAIN_LOSS_RTOL, VAL_LOSS_RTOL = 1e-3, 2e-2
+# Relative differences from the single process per epoch (lr 1e-4, 3 epochs of 4 steps, 64 px),
+# observed on the build machine: train loss at most 1.6e-4 (segmenter) and 2.2e-3 (detector),
+# validation loss (measured on 4-8 images) 3.4e-3 and 1.1e-2. In the contiguous memory format
+# the detector differs by 8e-6 / 3.6e-4 only: on CPU, channels-last convolutions (oneDNN) pick
+# their kernels by batch shape, so a half batch per rank sums in another order, and three epochs
+# of training amplify that. The rest of each tolerance is margin for other CPUs.
+TRAIN_LOSS_RTOL, VAL_LOSS_RTOL = 5e-3, 3e-2
 
 
 def test_distributed_config_is_validated_and_kept_out_of_the_checkpoint_key() -> None:
