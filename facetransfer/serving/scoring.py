@@ -20,7 +20,7 @@ import json
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ from torch import nn
 
 from facetransfer.data.images import ImageDecodeError, ImageSource
 from facetransfer.data.preprocessing import Preprocessing
+from facetransfer.training.device import DeviceSettings, device_settings
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,13 @@ class ImageScorer:
     model_version: str
     explainer: Any = None
     batch_size: int = 32
+    settings: DeviceSettings = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # fp32 in the memory format evaluation uses on this device (channels-last on CUDA and
+        # oneDNN CPUs), so served scores are the evaluated ones, as fast.
+        self.settings = device_settings(str(self.device), amp=False, num_workers=0)
+        self.settings.prepare_model(self.detector)
 
     @property
     def device(self) -> torch.device:
@@ -129,7 +137,7 @@ class ImageScorer:
         with torch.inference_mode():
             for start in range(0, len(inputs), self.batch_size):
                 chunk = inputs[start : start + self.batch_size]
-                tensor = torch.from_numpy(np.stack(chunk)).to(self.device)
+                tensor = self.settings.images_to_device(torch.from_numpy(np.stack(chunk)))
                 scores[start : start + len(chunk)] = torch.sigmoid(self.detector(tensor)).cpu().numpy()
         return scores
 
