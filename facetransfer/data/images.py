@@ -20,6 +20,7 @@ show it. The size in the file header is checked against a pixel limit before any
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 
@@ -87,6 +88,24 @@ def to_rgb_array(image: Image.Image, *, name: str = "image") -> np.ndarray:
         f"{name}: image mode {mode!r} has no faithful conversion to 8-bit RGB "
         f"(supported: {', '.join(CONVERTIBLE_MODES)})"
     )
+
+
+EXIF_ORIENTATION_TAG = 0x0112
+
+
+def exif_orientation(path: str | Path) -> int:
+    """The EXIF orientation of an image file (1: the pixels are upright as stored).
+
+    Reads the header only; a file without the tag, or one whose header cannot be read, gives 1
+    (decoding reports unreadable files).
+    """
+    with (
+        contextlib.suppress(OSError, SyntaxError, ValueError),
+        pillow_bomb_guard_lifted(),
+        Image.open(path) as image,
+    ):
+        return int(image.getexif().get(EXIF_ORIENTATION_TAG, 1))
+    return 1
 
 
 def decode_rgb(

@@ -28,7 +28,7 @@ from facetransfer.data.image_checks import (
     inspect_image_file,
     inspect_mask_file,
 )
-from facetransfer.data.images import CONVERTIBLE_MODES
+from facetransfer.data.images import CONVERTIBLE_MODES, exif_orientation
 from facetransfer.data.records import ImageCandidate, ManifestRow, QuarantineCheck, QuarantineEntry
 
 
@@ -237,6 +237,16 @@ def _check_mask(
         kept = (QuarantineCheck.IMAGE_TOO_LARGE, QuarantineCheck.INVALID_FILE_NAME)
         check = mask.check if mask.check in kept else QuarantineCheck.UNREADABLE_MASK
         return mask, entry(check, f"mask {printable_path(candidate.mask_path)}: {mask.problem}")
+    orientation = exif_orientation(candidate.path)
+    if orientation not in (0, 1):
+        # decode_rgb turns the image upright; nothing says whether the mask was drawn on the stored
+        # or on the upright pixels, so the pair cannot be aligned with certainty.
+        return mask, entry(
+            QuarantineCheck.EXIF_ORIENTATION,
+            f"image has EXIF orientation {orientation} (shown rotated or mirrored), so its mask "
+            f"{printable_path(candidate.mask_path)} cannot be known to follow it; save the image "
+            "upright without the orientation tag",
+        )
     if (mask.width, mask.height) != (image.width, image.height):
         return mask, entry(
             QuarantineCheck.MASK_SIZE_MISMATCH,

@@ -28,6 +28,7 @@ class QuarantineCheck(StrEnum):
     LABEL_CONFLICT = "label_conflict"
     TARGET_MISMATCH = "target_mismatch"
     INVALID_FILE_NAME = "invalid_file_name"
+    EXIF_ORIENTATION = "exif_orientation"
 
 
 @dataclass(frozen=True)

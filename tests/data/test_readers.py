@@ -78,6 +78,18 @@ def test_mut1ny_mask_with_one_wrong_colour_is_quarantined_with_count_and_locatio
     )
 
 
+def test_a_paired_image_with_an_exif_rotation_is_quarantined_not_trained_misaligned(tmp_path: Path) -> None:
+    make_mut1ny_tree(tmp_path, 3)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # viewers (and decode_rgb) rotate it by 90 degrees; its mask says nothing
+    Image.fromarray(random_image(1)).save(tmp_path / "images" / "p1.png", exif=exif)
+    result = read_source(SourceConfig(name="m", format="mut1ny", path=str(tmp_path)), "/")
+    assert sorted(Path(row.path).name for row in result.rows) == ["p0.png", "p2.png"]
+    (entry,) = result.quarantine
+    assert entry.check is QuarantineCheck.EXIF_ORIENTATION and Path(entry.path).name == "p1.png"
+    assert "EXIF orientation 6" in entry.reason and "p1.png" in entry.reason
+
+
 def test_mut1ny_missing_label_size_mismatch_and_11_class_scheme(tmp_path: Path) -> None:
     make_mut1ny_tree(tmp_path, 3, scheme=MUT1NY_11)
     (tmp_path / "labels" / "p0.png").unlink()
@@ -124,6 +136,28 @@ def test_celebamask_parts_are_merged_into_index_masks_of_the_image_size(tmp_path
     assert ids[21, 15] == MUT1NY_14.id_of("teeth")  # mouth → teeth (documented choice)
     again = read_source(config, "/", derived_dir=tmp_path / "derived")
     assert again.report["masks_reused"] == 2
+
+
+def test_celebamask_at_real_size_gives_1024_px_masks_aligned_with_their_images(tmp_path: Path) -> None:
+    # As distributed: a 1024 px JPEG, its part masks at 512 px.
+    write_jpeg(tmp_path / "CelebA-HQ-img" / "0.jpg", random_image(0, 1024))
+    parts = tmp_path / "CelebAMask-HQ-mask-anno" / "0"
+    skin = np.zeros((512, 512), dtype=np.uint8)
+    skin[100:450, 120:400] = 255
+    eye = np.zeros((512, 512), dtype=np.uint8)
+    eye[200:210, 300:320] = 255
+    write_png(parts / "00000_skin.png", skin)
+    write_png(parts / "00000_l_eye.png", eye)
+    config = SourceConfig(name="celeba", format="celebamask_hq", path=str(tmp_path))
+    result = read_source(config, "/", derived_dir=tmp_path / "derived")
+    assert result.quarantine == [] and result.report["masks_resized"] == 1
+    row = result.rows[0]
+    assert (row.width, row.height) == (1024, 1024)
+    ids = load_class_mask(row.mask_path, encoding="index", scheme=MUT1NY_14).class_ids
+    assert ids.shape == (1024, 1024)
+    eye_rows, eye_cols = np.nonzero(ids == MUT1NY_14.id_of("left_eye"))
+    assert (eye_rows.min(), eye_rows.max(), eye_cols.min(), eye_cols.max()) == (400, 419, 600, 639)
+    assert ids[300, 300] == MUT1NY_14.id_of("face") and ids[0, 0] == 0
 
 
 def test_celebamask_merged_masks_follow_scheme_and_part_content(tmp_path: Path) -> None:
