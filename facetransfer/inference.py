@@ -62,6 +62,10 @@ def load_scoring_model(model_name: str, alias: str, tracking_uri: str) -> Any:
     return mlflow.pyfunc.load_model(uri)
 
 
+CHUNK_ROWS = 256
+"""Images per call of the serving model (bounds the memory of decoded images)."""
+
+
 def score_images(
     images: Sequence[Path],
     *,
@@ -90,8 +94,12 @@ def score_images(
     """
     model = load_scoring_model(model_name, alias, tracking_uri)
     frame = pd.DataFrame({"path": [str(p.resolve()) for p in images]})
-    scored = model.predict(frame, params={"explain": explain_dir is not None})
-    result = pd.concat([frame, scored], axis=1)
+    params = {"explain": explain_dir is not None}
+    parts = [
+        model.predict(frame.iloc[start : start + CHUNK_ROWS], params=params)
+        for start in range(0, len(frame), CHUNK_ROWS)
+    ]
+    result = pd.concat([frame, pd.concat(parts, ignore_index=True)], axis=1)
     if explain_dir is not None:
         result = write_explanations(result, explain_dir)
     return result

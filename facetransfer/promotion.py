@@ -155,9 +155,9 @@ def _robustness_guard(
     """``(blocks, text)`` of the robustness comparison (mean sweep ROC-AUC)."""
     if tolerance is None:
         return False, "robustness not checked (promotion.robustness_tolerance is off)"
-    new, old = challenger.robustness_roc_auc, champion.robustness_roc_auc
-    if new is None or old is None or math.isnan(new) or math.isnan(old):
-        missing = "challenger" if new is None or math.isnan(new) else "champion"
+    new, old = _optional(challenger.robustness_roc_auc), _optional(champion.robustness_roc_auc)
+    if math.isnan(new) or math.isnan(old):
+        missing = "challenger" if math.isnan(new) else "champion"
         return False, f"robustness not compared (the {missing} has no robustness sweep)"
     if new < old - tolerance:
         return True, (
@@ -205,6 +205,4 @@ def _optional(value: float | None) -> float:
 
 
 def _score(scores: ModelScores, scope: str, metric: str) -> float:
-    source = scores.overall if scope == "overall" else scores.per_generator.get(scope, {})
-    value = source.get(metric, math.nan)
-    return math.nan if value is None else float(value)
+    return _value(scores.overall if scope == "overall" else scores.per_generator.get(scope, {}), metric)

@@ -34,6 +34,7 @@ from facetransfer.data.file_names import printable_path
 from facetransfer.data.image_checks import DEFAULT_MAX_IMAGE_PIXELS
 from facetransfer.data.inspection import Inspector
 from facetransfer.data.readers import artifact, folder
+from facetransfer.data.readers.paths import resolve_inside
 from facetransfer.data.records import ImageCandidate, QuarantineCheck, QuarantineEntry
 from facetransfer.data.sources import ARTIFACT_REAL_SOURCES, SourceConfig
 
@@ -167,8 +168,9 @@ def _copy_valid_images(
         logger.warning("%s: rows marked real in %s are left out, not relabelled", src, artifact.METADATA_FILE)
     inspector = Inspector(max_image_pixels=max_image_pixels)
     rows: list[tuple[str, int, str]] = []
+    real_root = Path(os.path.realpath(root))
     for candidate in discovery.candidates:
-        escape = _link_escape(candidate, root, name)
+        escape = _link_escape(candidate, root, real_root, name)
         if escape is not None:
             report.quarantined.append(escape)
             continue
@@ -189,11 +191,13 @@ def _copy_valid_images(
         artifact.write_metadata(staging, rows)
 
 
-def _link_escape(candidate: ImageCandidate, root: Path, name: str) -> QuarantineEntry | None:
-    """A quarantine entry when ``candidate`` resolves (through symbolic links) outside ``root``."""
-    real_root = os.path.realpath(root)
+def _link_escape(candidate: ImageCandidate, root: Path, real_root: Path, name: str) -> QuarantineEntry | None:
+    """A quarantine entry when ``candidate`` resolves (through symbolic links) outside ``root``.
+
+    ``real_root`` is ``root`` with its own links resolved (``os.path.realpath``).
+    """
     target = os.path.realpath(candidate.path)
-    if target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep):
+    if resolve_inside(real_root, target) is not None:
         return None
     return QuarantineEntry(
         printable_path(candidate.path),

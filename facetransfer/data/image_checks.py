@@ -6,7 +6,7 @@ quarantine it and go on.
 
 The decompression-bomb guard is applied per call with the caller's ``max_image_pixels``: the size
 in the header of every image and mask is compared before any pixel is decoded
-(``read_image_header`` + ``pixel_limit_problem``; ``ensure_decodable_size`` is the same check for
+(``read_image_header`` + ``pixel_limit_problem``; ``images.decode_rgb`` makes the same check for
 code that decodes files no ingestion has seen, such as ``predict``). Pillow's own process-wide
 guard (``Image.MAX_IMAGE_PIXELS``) is lifted only while a file checked against our limit is read,
 because it would otherwise raise for images our per-call limit allows, and restored afterwards.
@@ -128,28 +128,6 @@ def pixel_limit_problem(header: ImageHeader, max_image_pixels: int) -> str | Non
         f"{header.width}x{header.height} = {header.pixels} pixels exceeds the limit of {max_image_pixels} "
         "(decompression-bomb guard; raise max_image_pixels if the image is legitimate)"
     )
-
-
-def ensure_decodable_size(
-    path: str | Path, *, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
-) -> ImageHeader:
-    """Read ``path``'s header and refuse, before any decoding, an image over the pixel limit.
-
-    Call this before decoding an image that no ingestion has checked (``predict``, loaders).
-
-    Raises:
-        ImageTooLargeError: the header declares more than ``max_image_pixels`` pixels (the
-            message names the file and its size).
-        OSError: the file is missing or its header is not a readable image (names the file).
-    """
-    try:
-        header = read_image_header(path)
-    except (OSError, SyntaxError, ValueError) as error:
-        raise OSError(f"cannot read image {path}: {error}") from error
-    problem = pixel_limit_problem(header, max_image_pixels)
-    if problem is not None:
-        raise ImageTooLargeError(f"image {path} is {problem}")
-    return header
 
 
 def _classify_decode_error(error: Exception) -> QuarantineCheck:

@@ -108,19 +108,6 @@ def mean_roc_auc(sweep: Mapping[str, Mapping[str, float]]) -> float:
     return float(np.mean(values)) if values else math.nan
 
 
-def sweep_table(sweeps: Mapping[str, Mapping[str, Mapping[str, float]]], metric: str) -> pd.DataFrame:
-    """Models x perturbations table of ``metric`` (one row per model, one column per perturbation)."""
-    rows = []
-    for model, sweep in sweeps.items():
-        row: dict[str, Any] = {"model": model}
-        row.update(
-            {name: sweep.get(name, {}).get(metric, math.nan) for name in PERTURBATIONS if name in sweep}
-        )
-        row["mean"] = float(np.nanmean([row[n] for n in sweep])) if sweep else math.nan
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def robustness_sweep(
     model: Any,
     frame: pd.DataFrame,

@@ -23,13 +23,13 @@ checks but cannot be decoded gets a result with ``error`` set, as in every other
 # runtime, and the fastapi types are imported inside ``create_app`` (lazy, like every heavy import).
 import json
 import logging
-import math
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from facetransfer.jsonable import to_jsonable
 from facetransfer.serving.page import PAGE
 
 logger = logging.getLogger(__name__)
@@ -47,17 +47,11 @@ class UploadLimits:
     max_files: int = DEFAULT_MAX_FILES
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def result_records(names: list[str], scored: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-ready rows: the file name, the score columns, and ``regions`` as an object."""
     records = []
     for name, row in zip(names, scored.to_dict(orient="records"), strict=True):
-        record = {"name": name, **{k: _json_value(v) for k, v in row.items()}}
+        record = {"name": name, **to_jsonable(row)}
         if record.get("error"):
             # Uploaded bytes have no path: name the file the reviewer chose.
             record["error"] = f"{name}: {record['error']}"

@@ -139,10 +139,8 @@ def alias_version(client: Any, name: str, alias: str) -> Any | None:
     try:
         with registry_errors(client):
             return client.get_model_version_by_alias(name, alias)
-    except MlflowException as error:
-        if _is_not_found(error):
-            return None
-        raise
+    except MlflowException:  # registry_errors lets through only "not found"
+        return None
 
 
 @dataclass(frozen=True)
@@ -153,10 +151,6 @@ class RegisteredDetector:
     version: Any
     threshold: float
     preprocessing: Preprocessing
-
-    @property
-    def backbone(self) -> str:
-        return str((self.version.tags or {}).get("backbone", ""))
 
 
 def version_preprocessing(version: Any) -> Preprocessing:

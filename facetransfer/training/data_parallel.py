@@ -71,10 +71,7 @@ class CpuSyncBatchNorm(nn.BatchNorm2d):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         """Normalise with statistics over every process's batch (training) or running ones (eval)."""
-        synchronised = (
-            self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-        )
-        if not synchronised:
+        if not (self.training and world_size() > 1):
             return super().forward(input)
         self._check_input_dim(input)
         channels = input.shape[1]

@@ -105,12 +105,13 @@ def train_and_log_detector(
             epoch_callback=log_epoch_metrics,
             sample_cache_dir=sample_cache_dir,
         )
+        preprocessing = config.preprocessing(backbone).to_dict()
         common = finish_training_run(
             run,
             result,
             image_size=config.image_size,
             checkpoint_dir=checkpoint_dir,
-            model_facts={"preprocessing": config.preprocessing(backbone).to_dict()},
+            model_facts={"preprocessing": preprocessing},
             pos_weight=round(result.pos_weight, 6),
         )
     report = {
@@ -119,7 +120,7 @@ def train_and_log_detector(
         "variant": variant,
         "generators_trained": generators,
         "segmenter_run_id": segmenter_run_id if variant != "none" else None,
-        "preprocessing": config.preprocessing(backbone).to_dict(),
+        "preprocessing": preprocessing,
         **common,
     }
     return result.model, report

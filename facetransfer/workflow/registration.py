@@ -126,11 +126,9 @@ def _register_detector(
     """Register the detector's serving model, logging it the first time its run is registered."""
     run_id = str(detector["run_id"])
     existing = run_version(client, settings.detector_model, run_id)
-    model_uri = (
-        None
-        if existing is not None
-        else log_detector_serving_model(detector, segmenter, settings.detector_model, segmenter_version)
-    )
+    if existing is not None:  # a rerun that reused the cached training step
+        return str(existing.version)
+    model_uri = log_detector_serving_model(detector, segmenter, settings.detector_model, segmenter_version)
     version = register_run_model(
         client,
         name=settings.detector_model,

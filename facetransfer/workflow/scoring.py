@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from facetransfer.evaluation import detection_metrics
-from facetransfer.inference import collect_images, load_scoring_model
+from facetransfer.inference import collect_images, score_images
 from facetransfer.tracking.runs import log_figure, log_json, log_table
 from facetransfer.workflow.detector import prefixed_metrics
 from facetransfer.workflow.runs import pipeline_run
@@ -24,8 +24,6 @@ from facetransfer.workflow.runs import pipeline_run
 logger = logging.getLogger(__name__)
 
 LABEL_FOLDERS = {"real": 0, "fake": 1}
-CHUNK_ROWS = 256
-"""Images per call of the serving model (bounds the memory of decoded images)."""
 
 
 def score_folder(folder: str | Path, *, model_name: str, alias: str, tracking_uri: str) -> pd.DataFrame:
@@ -42,22 +40,15 @@ def score_folder(folder: str | Path, *, model_name: str, alias: str, tracking_ur
         LookupError: no such registered model or alias.
     """
     root = Path(folder).resolve()
-    images = collect_images([root])
-    model = load_scoring_model(model_name, alias, tracking_uri)
-    relative = [image.resolve().relative_to(root) for image in images]
-    frame = pd.DataFrame(
-        {
-            "path": [str(image.resolve()) for image in images],
-            "relative_path": [str(path) for path in relative],
-            "folder": [str(path.parent) for path in relative],
-            "label": pd.array([LABEL_FOLDERS.get(path.parts[0]) for path in relative], dtype="Int64"),
-        }
+    scored = score_images(
+        collect_images([root]), model_name=model_name, alias=alias, tracking_uri=tracking_uri
     )
-    parts = [
-        model.predict(frame.iloc[start : start + CHUNK_ROWS][["path"]])
-        for start in range(0, len(frame), CHUNK_ROWS)
-    ]
-    scored = pd.concat([frame, pd.concat(parts, ignore_index=True)], axis=1)
+    relative = [Path(path).relative_to(root) for path in scored["path"]]
+    scored.insert(1, "relative_path", [str(path) for path in relative])
+    scored.insert(2, "folder", [str(path.parent) for path in relative])
+    scored.insert(
+        3, "label", pd.array([LABEL_FOLDERS.get(path.parts[0]) for path in relative], dtype="Int64")
+    )
     logger.info(
         "scored %d images under %s (%d unreadable)", len(scored), root, int(scored["error"].notna().sum())
     )

@@ -139,13 +139,14 @@ def _assert_same_curve(reference: list[dict], other: list[dict]) -> None:
     assert _max_relative(reference, other, "val_loss") <= VAL_LOSS_RTOL, (reference, other)
 
 
-def _segmentation_config(nproc: int) -> TrainConfig:
+def _three_epochs(nproc: int, *, batch_size: int, seed: int) -> TrainConfig:
+    """Three CPU epochs at 64 px in ``nproc`` processes of one thread (global ``batch_size``)."""
     return TrainConfig(
         epochs=3,
-        batch_size=4,
+        batch_size=batch_size,
         image_size=64,
         patience=5,
-        seed=3,
+        seed=seed,
         learning_rate=1e-4,
         cpu_threads=1,
         distributed={"nproc": nproc},
@@ -164,7 +165,7 @@ def test_two_processes_follow_the_single_process_loss_curve(
             frame.iloc[16:],
             backbone=BACKBONE,
             scheme=MUT1NY_14,
-            config=_segmentation_config(nproc),
+            config=_three_epochs(nproc, batch_size=4, seed=3),
             checkpoint_dir=tmp_path / folder,
             epoch_callback=lambda epoch, metrics: seen.append((epoch, metrics)),
         )
@@ -227,15 +228,7 @@ def test_a_killed_rank_fails_the_step_clearly_and_a_rerun_resumes(
             backbone=BACKBONE,
             variant="all",
             segmenter=segmenter,
-            config=TrainConfig(
-                epochs=3,
-                batch_size=8,
-                image_size=64,
-                patience=5,
-                learning_rate=1e-4,
-                cpu_threads=1,
-                distributed={"nproc": nproc},
-            ),
+            config=_three_epochs(nproc, batch_size=8, seed=0),
             checkpoint_dir=tmp_path / folder,
             epoch_callback=callback,
         )

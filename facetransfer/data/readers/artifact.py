@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from facetransfer.data.file_names import printable_path
 from facetransfer.data.readers.paths import image_file_names, relative_posix, resolve_inside
 from facetransfer.data.records import DiscoveryResult, ImageCandidate, QuarantineCheck, QuarantineEntry
 from facetransfer.data.sources import SourceConfig
@@ -144,7 +145,7 @@ def _report_unlisted(scan: _FolderScan) -> None:
     unlisted = sorted(name for name in image_file_names(scan.folder) if name not in listed)
     scan.report["unlisted_files"] = len(unlisted)
     scan.report["unlisted_examples"] = [
-        relative_posix(Path(name), scan.folder) for name in unlisted[:UNLISTED_EXAMPLES]
+        printable_path(relative_posix(Path(name), scan.folder)) for name in unlisted[:UNLISTED_EXAMPLES]
     ]
     if unlisted:
         logger.warning(
