@@ -32,11 +32,11 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from facetransfer.data.datasets import DetectionDataset
-from facetransfer.data.preprocessing import Preprocessing
 from facetransfer.environment import quiet_third_party_telemetry
+from facetransfer.inputs.datasets import DetectionDataset
+from facetransfer.inputs.preprocessing import Preprocessing
+from facetransfer.runtime.loaders import build_loader
 from facetransfer.training import device_settings
-from facetransfer.training.loaders import build_loader
 
 sys.path.insert(0, str(Path(__file__).parent))
 from train_step import benchmark as model_benchmark

@@ -25,9 +25,9 @@ from typing import Any
 import pandas as pd
 
 from facetransfer.classes import MUT1NY_14
-from facetransfer.data.demo import DemoOptions, generate_demo_data
-from facetransfer.data.manifest import build_manifest
+from facetransfer.demo import DemoOptions, generate_demo_data
 from facetransfer.environment import quiet_third_party_telemetry
+from facetransfer.ingestion.manifest import build_manifest
 from facetransfer.models import BACKBONES
 from facetransfer.training import TrainConfig, train_segmenter
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facetransfer.data.demo import DemoOptions, generate_demo_data
-from facetransfer.data.manifest import build_manifest
-from facetransfer.data.splitting import assign_splits
+from facetransfer.demo import DemoOptions, generate_demo_data
 from facetransfer.environment import quiet_third_party_telemetry
+from facetransfer.ingestion.manifest import build_manifest
+from facetransfer.ingestion.splitting import assign_splits
 from facetransfer.validation import validate_detection_manifest
 from facetransfer.validation.data_docs import build_data_docs
 

@@ -40,7 +40,7 @@ def write_tree(folder: Path, mask_side: int) -> None:
 
 def measure_child(folder: Path) -> None:
     """In this (fresh) process: ingest ``folder`` and print the figures as JSON."""
-    from facetransfer.data.manifest import build_manifest
+    from facetransfer.ingestion.manifest import build_manifest
 
     tracemalloc.start()
     outcome: str

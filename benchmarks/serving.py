@@ -49,7 +49,7 @@ def _best_of(repeats: int, work: object) -> float:
 def overhead(images: list[Path], tracking_uri: str, repeats: int) -> None:
     """Raw detector vs serving model on the same files."""
     from facetransfer.evaluation import predict_scores
-    from facetransfer.inference import load_scoring_model
+    from facetransfer.scoring.predict import load_scoring_model
 
     model = load_scoring_model("deepfake-detector", "champion", tracking_uri)
     scorer = model.unwrap_python_model().scorer
@@ -137,9 +137,9 @@ def http(images: list[Path], tracking_uri: str, batch: int, rounds: int) -> None
 def explain(repeats: int) -> None:
     """ms per image of region explanations on the CPU, 64 and 256 px, both backbones."""
     from facetransfer.classes import MUT1NY_14
-    from facetransfer.data.demo.faces import FaceIdentity, FacePose, render_face
-    from facetransfer.data.preprocessing import Preprocessing
+    from facetransfer.demo.faces import FaceIdentity, FacePose, render_face
     from facetransfer.explanation import FaceParser, RegionExplainer, explanation_figure, figure_png
+    from facetransfer.inputs.preprocessing import Preprocessing
     from facetransfer.models import BACKBONES, DeepLabV3PlusDetector, build_segmenter
 
     class KnownParse(FaceParser):
@@ -189,7 +189,7 @@ def main() -> None:
         "--tracking-uri", default=None, help="default: the project's store (MLFLOW_TRACKING_URI)"
     )
     args = parser.parse_args()
-    from facetransfer.inference import collect_images
+    from facetransfer.scoring.predict import collect_images
     from facetransfer.tracking.store import resolve_tracking_uri
 
     tracking_uri = args.tracking_uri or resolve_tracking_uri(Path(".").resolve())

@@ -16,12 +16,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from facetransfer.classes import CLASS_SCHEMES
-from facetransfer.data.image_checks import DEFAULT_MAX_IMAGE_PIXELS
-from facetransfer.data.sources import SourceConfig, parse_sources
 from facetransfer.evaluation.robustness import PERTURBATIONS, validate_perturbations
+from facetransfer.imaging.checks import DEFAULT_MAX_IMAGE_PIXELS
+from facetransfer.ingestion.sources import SourceConfig, parse_sources
 from facetransfer.models import BACKBONES, VARIANTS
-from facetransfer.tracking.registry import DETECTOR_MODEL, SEGMENTER_MODEL
-from facetransfer.training.config import TrainConfig
+from facetransfer.registry.client import DETECTOR_MODEL, SEGMENTER_MODEL
+from facetransfer.training.settings import TrainConfig
 from facetransfer.validation import ValidationBounds
 
 DETECTION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision")

@@ -9,7 +9,7 @@ The scored table is the ZenML artifact ``scored_images`` (parquet) and the MLflo
 
 from zenml import pipeline
 
-from facetransfer.tracking.registry import CHAMPION, DETECTOR_MODEL
+from facetransfer.registry.client import CHAMPION, DETECTOR_MODEL
 from steps.inference.report_scores import report_scores
 from steps.inference.score_images import score_images
 

@@ -9,7 +9,7 @@ from zenml.utils import source_utils
 
 from facetransfer.provenance import library_code_hash, library_code_of
 from facetransfer.tracking.runs import git_source_tags
-from facetransfer.workflow.runs import PIPELINE_RUN_TAG
+from facetransfer.workflow.model_runs import PIPELINE_RUN_TAG
 
 
 def project_root() -> Path:

@@ -16,11 +16,11 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from facetransfer.classes import ClassScheme
-from facetransfer.data.datasets import ImageDataset, SegmentationDataset
-from facetransfer.data.preprocessing import Perturbation, Preprocessing
 from facetransfer.evaluation.segmentation_metrics import SegmentationConfusion
-from facetransfer.training.device import DeviceSettings, device_settings
-from facetransfer.training.loaders import build_loader
+from facetransfer.inputs.datasets import ImageDataset, SegmentationDataset
+from facetransfer.inputs.preprocessing import Perturbation, Preprocessing
+from facetransfer.runtime.device import DeviceSettings, device_settings
+from facetransfer.runtime.loaders import build_loader
 
 SegmentationExample = tuple[np.ndarray, np.ndarray, np.ndarray]
 """``(image (H, W, 3) uint8, true class ids (H, W), predicted class ids (H, W))``."""

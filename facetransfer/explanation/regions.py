@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 from facetransfer.classes import ClassScheme
-from facetransfer.data.preprocessing import Preprocessing
-from facetransfer.data.resizing import resize_mask
+from facetransfer.imaging.resizing import resize_mask
+from facetransfer.inputs.preprocessing import Preprocessing
 
 REGIONS: tuple[str, ...] = (
     "eyes",

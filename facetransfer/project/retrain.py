@@ -43,7 +43,7 @@ def check_retrain_due(root: Path, config_path: Path) -> RetrainCheck:
     from mlflow import MlflowClient
 
     from facetransfer.config import load_run_config
-    from facetransfer.tracking.registry import CHALLENGER, CHAMPION, alias_version
+    from facetransfer.registry.client import CHALLENGER, CHAMPION, alias_version
     from facetransfer.tracking.store import resolve_tracking_uri
     from facetransfer.workflow.ingestion import current_data_identity
 

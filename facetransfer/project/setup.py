@@ -65,7 +65,7 @@ def setup_project(
         TeamSetupError: a team service does not answer, or the data cannot reach the team remote.
         StackSetupError: a ZenML stack cannot be registered or is invalid.
     """
-    from facetransfer.data.versioning import ensure_data
+    from facetransfer.demo.provision import ensure_data
     from facetransfer.project import team as team_services
     from facetransfer.tracking.store import SCORING_EXPERIMENT_NAME, ensure_experiment, resolve_tracking_uri
 

@@ -4,8 +4,7 @@ The pipeline steps call ``train_segmenter`` and ``train_detector``; the lower-le
 (``fit``, ``train_one_epoch``, ``evaluate``) are public for custom loops and tests.
 """
 
-from facetransfer.training.config import DistributedConfig, TrainConfig
-from facetransfer.training.device import DeviceSettings, device_settings, resolve_device
+from facetransfer.runtime.device import DeviceSettings, device_settings, resolve_device
 from facetransfer.training.distributed import DistributedTrainingError
 from facetransfer.training.fit import EpochCallback, FitResult, fit
 from facetransfer.training.loop import DetectionTask, SegmentationTask, evaluate, train_one_epoch
@@ -17,6 +16,7 @@ from facetransfer.training.losses import (
     segmentation_criterion,
 )
 from facetransfer.training.results import DetectorTrainingResult, SegmenterTrainingResult, TrainingResult
+from facetransfer.training.settings import DistributedConfig, TrainConfig
 from facetransfer.training.tasks import train_detector, train_segmenter
 
 __all__ = [

@@ -29,7 +29,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from facetransfer.training.distributed import is_distributed, world_size
+from facetransfer.runtime.process_group import is_distributed, world_size
 
 logger = logging.getLogger(__name__)
 

@@ -64,8 +64,9 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as dist
 
-from facetransfer.training.config import TrainConfig
-from facetransfer.training.device import resolve_device
+from facetransfer.runtime.device import resolve_device
+from facetransfer.runtime.process_group import is_distributed, world_size
+from facetransfer.training.settings import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -86,26 +87,6 @@ class DistributedTrainingError(RuntimeError):
 
 
 # --- inside the process group (workers) ---------------------------------------------------------
-
-
-def is_distributed() -> bool:
-    """Whether this process belongs to an initialised ``torch.distributed`` process group."""
-    return dist.is_available() and dist.is_initialized()
-
-
-def world_size() -> int:
-    """Number of processes in the group (1 outside a group)."""
-    return dist.get_world_size() if is_distributed() else 1
-
-
-def rank() -> int:
-    """This process's rank (0 outside a group)."""
-    return dist.get_rank() if is_distributed() else 0
-
-
-def is_main_process() -> bool:
-    """Rank 0, or the only process: the one that writes checkpoints and reports epochs."""
-    return rank() == 0
 
 
 def _collective_device() -> torch.device:

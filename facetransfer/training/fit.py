@@ -14,13 +14,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from facetransfer.runtime.device import DeviceSettings, cpu_threads, deterministic_algorithms
+from facetransfer.runtime.process_group import is_main_process
+from facetransfer.runtime.reproducibility import restore_rng_state, rng_state
 from facetransfer.training.checkpoint import load_checkpoint, save_checkpoint
-from facetransfer.training.config import TrainConfig
 from facetransfer.training.data_parallel import unwrap_model
-from facetransfer.training.device import DeviceSettings, cpu_threads, deterministic_algorithms
-from facetransfer.training.distributed import average_over_processes, broadcast_from_main, is_main_process
+from facetransfer.training.distributed import average_over_processes, broadcast_from_main
 from facetransfer.training.loop import Task, evaluate, recalibrate_batch_norm, train_one_epoch
-from facetransfer.training.reproducibility import restore_rng_state, rng_state
+from facetransfer.training.settings import TrainConfig
 
 logger = logging.getLogger(__name__)
 

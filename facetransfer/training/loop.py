@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from facetransfer.evaluation.detection_metrics import detection_metrics
 from facetransfer.evaluation.segmentation_metrics import SegmentationConfusion
-from facetransfer.training.device import DeviceSettings
+from facetransfer.runtime.device import DeviceSettings
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 

@@ -14,16 +14,16 @@ import torch
 from torch import nn
 
 from facetransfer.classes import ClassScheme
-from facetransfer.data.datasets import DetectionDataset, SegmentationDataset
+from facetransfer.inputs.datasets import DetectionDataset, SegmentationDataset
 from facetransfer.models import build_detector, build_segmenter, count_parameters
 from facetransfer.models.deeplab import ENCODER_DECODER_PREFIXES
 from facetransfer.models.pretrained import Pretrained
-from facetransfer.training.config import TrainConfig
+from facetransfer.runtime.device import DeviceSettings, device_settings
+from facetransfer.runtime.loaders import build_loader
+from facetransfer.runtime.reproducibility import seed_everything
 from facetransfer.training.data_parallel import data_parallel, global_batch_criterion, unwrap_model
-from facetransfer.training.device import DeviceSettings, device_settings
 from facetransfer.training.distributed import launches_data_parallel
 from facetransfer.training.fit import EpochCallback, FitResult, ParameterGroup, fit
-from facetransfer.training.loaders import build_loader
 from facetransfer.training.loop import DetectionTask, SegmentationTask, Task
 from facetransfer.training.losses import (
     detection_criterion,
@@ -32,8 +32,8 @@ from facetransfer.training.losses import (
     pixel_class_counts,
     segmentation_criterion,
 )
-from facetransfer.training.reproducibility import seed_everything
 from facetransfer.training.results import DetectorTrainingResult, SegmenterTrainingResult
+from facetransfer.training.settings import TrainConfig
 
 logger = logging.getLogger(__name__)
 

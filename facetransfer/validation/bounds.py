@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from facetransfer.data.images import CONVERTIBLE_MODES
+from facetransfer.imaging.decoding import CONVERTIBLE_MODES
 
 _DEFAULT_CLASS_SHARES: dict[str, tuple[float, float]] = {
     "background": (0.05, 0.95),
@@ -27,7 +27,7 @@ class ValidationBounds(BaseModel):
         min_width, max_width, min_height, max_height: accepted image sizes in pixels.
         allowed_modes: accepted Pillow modes of the files (the manifest records each file's own
             mode); by default every mode the decoding policy converts faithfully to RGB
-            (``facetransfer.data.images.CONVERTIBLE_MODES``).
+            (``facetransfer.imaging.decoding.CONVERTIBLE_MODES``).
         min_real_to_fake, max_real_to_fake: accepted ratio of real to generated images.
         min_images_per_generator: every generator needs at least this many images.
         min_images_per_source: every source (real or generated) needs at least this many images.

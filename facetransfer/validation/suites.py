@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from facetransfer.data.splitting import SPLITS
+from facetransfer.ingestion.splitting import SPLITS
 from facetransfer.validation.bounds import ValidationBounds
 
 

@@ -34,7 +34,7 @@ def validate_detection_manifest(
     ``real_fake_ratio_in_bounds``, ``generator_min_images``, ``source_min_images``.
 
     Args:
-        frame: the manifest (see ``facetransfer.data.manifest``).
+        frame: the manifest (see ``facetransfer.ingestion.manifest``).
         bounds: limits; defaults when ``None``.
 
     Returns:

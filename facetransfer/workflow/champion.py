@@ -10,30 +10,13 @@ import pandas as pd
 
 from facetransfer.evaluation import detection_metrics
 from facetransfer.evaluation.robustness import robustness_sweep
-from facetransfer.tracking.registry import CHAMPION, alias_version, json_tag, load_registered_detector
+from facetransfer.registry.client import CHAMPION, champion_version, json_tag, new_generators
+from facetransfer.scoring.registered import load_registered_detector
 from facetransfer.tracking.runs import log_table
 from facetransfer.workflow.detector import log_robustness, metrics_by_scope, prefixed_metrics, score_detector
-from facetransfer.workflow.runs import pipeline_run, split_frame
+from facetransfer.workflow.model_runs import pipeline_run, split_frame
 
 logger = logging.getLogger(__name__)
-
-
-def champion_version(model_name: str) -> Any | None:
-    """The registry version holding the ``champion`` alias, or ``None`` when there is none.
-
-    Raises:
-        RegistryUnavailableError: the registry cannot be reached (never read as "no champion").
-    """
-    from mlflow.tracking import MlflowClient
-
-    return alias_version(MlflowClient(), model_name, CHAMPION)
-
-
-def new_generators(manifest: pd.DataFrame, version: Any | None) -> list[str]:
-    """Generators in ``manifest`` that the champion ``version`` was not trained on (all if none)."""
-    present = set(manifest["generator"].dropna().astype(str))
-    trained = set(json_tag(version, "generators_trained", [])) if version is not None else set()
-    return sorted(present - trained)
 
 
 def evaluate_champion(

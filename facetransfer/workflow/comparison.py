@@ -13,7 +13,7 @@ from facetransfer.evaluation.plots import robustness_figure
 from facetransfer.evaluation.robustness import ROBUSTNESS_METRICS
 from facetransfer.tracking.runs import log_figure, log_json, log_params, log_table
 from facetransfer.tracking.tables import table_1, table_2, to_markdown
-from facetransfer.workflow.runs import pipeline_run
+from facetransfer.workflow.model_runs import pipeline_run
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ import pandas as pd
 from torch import nn
 
 from facetransfer.config import EvaluationSettings, ModelTrainingSettings
-from facetransfer.data.preprocessing import Preprocessing
 from facetransfer.evaluation import (
     choose_threshold,
     confusion_matrix_figure,
@@ -23,10 +22,11 @@ from facetransfer.evaluation import (
     roc_curves_figure,
 )
 from facetransfer.evaluation.robustness import ROBUSTNESS_METRICS, mean_roc_auc, robustness_sweep
+from facetransfer.inputs.preprocessing import Preprocessing
 from facetransfer.tracking.runs import log_figure, log_json, log_params, log_table
 from facetransfer.training import train_detector
 from facetransfer.workflow.ingestion import manifest_fingerprint, trained_generators
-from facetransfer.workflow.runs import (
+from facetransfer.workflow.model_runs import (
     MODEL_KIND_TAG,
     finish_training_run,
     log_epoch_metrics,

@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from facetransfer.explanation import REGIONS, region_heatmap_figure
-from facetransfer.serving.scoring import prepare
+from facetransfer.scoring.scorer import prepare
 from facetransfer.tracking.runs import log_figure, log_table
 from facetransfer.workflow.comparison import segmenter_of
 from facetransfer.workflow.detector import detector_name, report_preprocessing
-from facetransfer.workflow.runs import pipeline_run, split_frame
+from facetransfer.workflow.model_runs import pipeline_run, split_frame
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +126,8 @@ def explain_best_detector(
 
 def _load_explainer(detector: Mapping[str, Any], segmenter: Mapping[str, Any]) -> tuple[Any, Any]:
     """The region explainer of the logged detector with its face parser (from the runs' safetensors)."""
-    from facetransfer.serving.pyfunc import build_explainer
-    from facetransfer.serving.weights import download_weights, load_weights
+    from facetransfer.models.weights import download_weights, load_weights
+    from facetransfer.scoring.pyfunc import build_explainer
 
     with tempfile.TemporaryDirectory() as tmp:
         model = load_weights(

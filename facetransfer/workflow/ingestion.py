@@ -22,11 +22,12 @@ from typing import Any, Literal
 import pandas as pd
 
 from facetransfer.config import DataSettings
-from facetransfer.data.hashing import data_fingerprint, source_fingerprints
-from facetransfer.data.manifest import build_manifest
-from facetransfer.data.sources import SourceConfig
-from facetransfer.data.splitting import assign_splits, split_counts_by_stratum, validate_ratios
-from facetransfer.data.versioning import ensure_data, read_dvc_md5
+from facetransfer.demo.provision import ensure_data
+from facetransfer.ingestion.hashing import data_fingerprint, source_fingerprints
+from facetransfer.ingestion.manifest import build_manifest
+from facetransfer.ingestion.sources import SourceConfig
+from facetransfer.ingestion.splitting import assign_splits, split_counts_by_stratum, validate_ratios
+from facetransfer.ingestion.versioning import read_dvc_md5
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def current_data_identity(settings: DataSettings, *, base: str | Path) -> str:
 def split(
     manifest: pd.DataFrame, ratios: tuple[float, float, float], seed: int
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Assign train/val/test: seeded, stable, leakage-free (see ``facetransfer.data.splitting``).
+    """Assign train/val/test: seeded, stable, leakage-free (see ``facetransfer.ingestion.splitting``).
 
     Identical files (same sha256) and images of one identity always share a split.
 
@@ -176,8 +177,8 @@ def ingest_and_log(
     """
     import mlflow
 
+    from facetransfer.registry.client import champion_version, new_generators
     from facetransfer.tracking.runs import log_json, log_table
-    from facetransfer.workflow.champion import champion_version, new_generators
 
     manifest, quarantine, report = ingest(settings, kind, base=base)
     if detector_model is not None:

@@ -8,8 +8,7 @@ from typing import Any
 
 from facetransfer.config import PromotionSettings
 from facetransfer.evaluation.robustness import mean_roc_auc
-from facetransfer.promotion import ModelScores, PromotionDecision, decide_promotion
-from facetransfer.tracking.registry import (
+from facetransfer.registry.client import (
     CHALLENGER,
     CHAMPION,
     register_run_model,
@@ -17,9 +16,10 @@ from facetransfer.tracking.registry import (
     run_version,
     set_version_tags,
 )
+from facetransfer.registry.promotion import ModelScores, PromotionDecision, decide_promotion
 from facetransfer.tracking.runs import log_json, log_table
 from facetransfer.workflow.comparison import segmenter_of
-from facetransfer.workflow.runs import pipeline_run
+from facetransfer.workflow.model_runs import pipeline_run
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def register_and_promote(
 ) -> dict[str, Any]:
     """Register the best detector and its segmenter; move ``champion`` only if the rule says so.
 
-    The detector version is an image-taking serving model (``facetransfer.serving``) carrying the
+    The detector version is an image-taking serving model (``facetransfer.scoring``) carrying the
     detector's weights, its threshold and preprocessing, and the weights of the face parser
     version registered with it; it is logged into the detector's run the first time that run is
     registered. The detector version is tagged with what the promotion rule and later runs need: threshold,
@@ -172,11 +172,11 @@ def log_detector_serving_model(
     import tempfile
     from pathlib import Path
 
-    from facetransfer.serving.publish import log_serving_model
-    from facetransfer.serving.pyfunc import ServingSettings
-    from facetransfer.serving.weights import download_weights
+    from facetransfer.models.weights import download_weights
+    from facetransfer.scoring.publish import log_serving_model
+    from facetransfer.scoring.pyfunc import ServingSettings
     from facetransfer.workflow.detector import report_preprocessing
-    from facetransfer.workflow.runs import model_run
+    from facetransfer.workflow.model_runs import model_run
 
     settings = ServingSettings(
         model_name=model_name,
@@ -252,7 +252,7 @@ def _decide(
 
 
 def _alias_target(client: Any, name: str, alias: str) -> str | None:
-    from facetransfer.tracking.registry import alias_version
+    from facetransfer.registry.client import alias_version
 
     version = alias_version(client, name, alias)
     return None if version is None else str(version.version)

@@ -15,7 +15,7 @@ from facetransfer.config import ModelTrainingSettings
 from facetransfer.evaluation import evaluate_segmenter, segmentation_examples, segmentation_overlay_figure
 from facetransfer.tracking.runs import log_figure, log_json, log_params
 from facetransfer.training import train_segmenter
-from facetransfer.workflow.runs import (
+from facetransfer.workflow.model_runs import (
     MODEL_KIND_TAG,
     finish_training_run,
     log_epoch_metrics,

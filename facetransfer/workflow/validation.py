@@ -8,7 +8,7 @@ import tempfile
 from facetransfer.tracking.runs import log_json, log_table
 from facetransfer.validation import ValidationResult
 from facetransfer.validation.data_docs import build_data_docs
-from facetransfer.workflow.runs import pipeline_run
+from facetransfer.workflow.model_runs import pipeline_run
 
 logger = logging.getLogger(__name__)
 

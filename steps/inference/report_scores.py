@@ -5,7 +5,7 @@ from typing import Annotated
 import pandas as pd
 from zenml import step
 
-from facetransfer.workflow.scoring import report_scores as report
+from facetransfer.workflow.inference import report_scores as report
 
 
 @step(enable_cache=False, experiment_tracker=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from facetransfer.data.demo import DemoOptions, DemoSummary, generate_demo_data
+from facetransfer.demo import DemoOptions, DemoSummary, generate_demo_data
 from facetransfer.environment import quiet_third_party_telemetry
 
 
@@ -30,7 +30,7 @@ def demo_root(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoSumma
 @pytest.fixture(scope="session")
 def demo_manifest(demo_root: tuple[Path, DemoSummary], tmp_path_factory: pytest.TempPathFactory):
     """``build_manifest`` of the session demo data."""
-    from facetransfer.data.manifest import build_manifest
+    from facetransfer.ingestion.manifest import build_manifest
 
     out, summary = demo_root
     return build_manifest(

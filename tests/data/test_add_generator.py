@@ -16,11 +16,12 @@ from tree_builders import (
 )
 
 from facetransfer.cli import main
-from facetransfer.data.add_generator import add_generator
-from facetransfer.data.demo import write_generator_folder
-from facetransfer.data.errors import GeneratorExistsError
-from facetransfer.data.manifest import build_manifest
-from facetransfer.data.versioning import ensure_data, read_dvc_md5, read_dvc_meta
+from facetransfer.demo import write_generator_folder
+from facetransfer.demo.provision import ensure_data
+from facetransfer.ingestion.add_generator import add_generator
+from facetransfer.ingestion.errors import GeneratorExistsError
+from facetransfer.ingestion.manifest import build_manifest
+from facetransfer.ingestion.versioning import read_dvc_md5, read_dvc_meta
 
 ARTIFACT_ROOT = {
     "name": "artifact",

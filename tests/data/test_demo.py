@@ -12,11 +12,11 @@ from PIL import Image
 from tree_builders import TINY_DEMO
 
 from facetransfer.classes import MUT1NY_14, load_class_mask
-from facetransfer.data.demo import DemoOptions, generate_demo_data, write_generator_folder
-from facetransfer.data.demo.generators import SimulatedGenerator
-from facetransfer.data.demo.inconsistencies import COHERENT, sample_inconsistencies
-from facetransfer.data.errors import DemoDataError
-from facetransfer.data.manifest import build_manifest
+from facetransfer.demo import DemoOptions, generate_demo_data, write_generator_folder
+from facetransfer.demo.generators import SimulatedGenerator
+from facetransfer.demo.inconsistencies import COHERENT, sample_inconsistencies
+from facetransfer.ingestion.errors import DemoDataError
+from facetransfer.ingestion.manifest import build_manifest
 
 TINY_DEMO_DIGEST = "f542dffe6e965f039f8f080777f0ab52ab5ea10c18fdbcffffc3b4e119cf70db"
 """SHA-256 over (relative path, content) of every file ``TINY_DEMO`` writes: the same on every machine."""

@@ -10,10 +10,10 @@ import numpy as np
 from PIL import Image
 from tree_builders import random_image
 
-from facetransfer.data.datasets import DetectionDataset
-from facetransfer.data.manifest import build_manifest
-from facetransfer.data.preprocessing import Preprocessing
-from facetransfer.data.sources import SourceConfig
+from facetransfer.ingestion.manifest import build_manifest
+from facetransfer.ingestion.sources import SourceConfig
+from facetransfer.inputs.datasets import DetectionDataset
+from facetransfer.inputs.preprocessing import Preprocessing
 from facetransfer.validation import ValidationBounds, validate_detection_manifest
 
 MODES = ("RGB", "L", "LA", "P", "RGBA", "CMYK", "I;16")

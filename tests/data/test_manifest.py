@@ -18,9 +18,9 @@ from tree_builders import (
     write_truncated_jpeg,
 )
 
-from facetransfer.data.errors import SourceNotFoundError
-from facetransfer.data.manifest import MANIFEST_COLUMNS, ManifestResult, build_manifest
-from facetransfer.data.splitting import SPLITS, assign_splits, group_keys
+from facetransfer.ingestion.errors import SourceNotFoundError
+from facetransfer.ingestion.manifest import MANIFEST_COLUMNS, ManifestResult, build_manifest
+from facetransfer.ingestion.splitting import SPLITS, assign_splits, group_keys
 
 
 def _folder_source(name: str, path: Path, role: str = "auto") -> dict[str, str]:

@@ -18,10 +18,10 @@ from tree_builders import (
 )
 
 from facetransfer.classes import MUT1NY_11, MUT1NY_14, UNKNOWN_CLASS, ClassScheme, get_scheme, load_class_mask
-from facetransfer.data.errors import SourceLayoutError, SourceNotFoundError
-from facetransfer.data.readers import read_source
-from facetransfer.data.records import QuarantineCheck
-from facetransfer.data.sources import SourceConfig
+from facetransfer.ingestion.errors import SourceLayoutError, SourceNotFoundError
+from facetransfer.ingestion.readers import read_source
+from facetransfer.ingestion.records import QuarantineCheck
+from facetransfer.ingestion.sources import SourceConfig
 
 
 def _class_ids(seed: int, size: int = 16, num_classes: int = 14) -> np.ndarray:

@@ -17,8 +17,8 @@ from tree_builders import (
 
 from facetransfer.classes import MUT1NY_14
 from facetransfer.config import DataSettings
-from facetransfer.data.image_checks import inspect_mask_file
-from facetransfer.data.manifest import build_manifest
+from facetransfer.imaging.checks import inspect_mask_file
+from facetransfer.ingestion.manifest import build_manifest
 from facetransfer.workflow.ingestion import ingest
 
 
@@ -89,7 +89,7 @@ def test_files_missing_from_metadata_are_listed_and_warned_about(
     make_artifact_folder(tmp_path / "artifact" / "gan", 2, target=1, seed=2)
     for name in ("extra_b.png", "extra_a.png"):
         write_png(tmp_path / "artifact" / "gan" / "images" / name, random_image(len(name)))
-    with caplog.at_level(logging.WARNING, logger="facetransfer.data.readers.artifact"):
+    with caplog.at_level(logging.WARNING, logger="facetransfer.ingestion.readers.artifact"):
         manifest, _, report = ingest(_artifact_settings(tmp_path), "detection", base=tmp_path)
     folder_report = report["sources"]["artifact"]["folders"]["gan"]
     assert folder_report["unlisted_files"] == 2

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from facetransfer.data.errors import SourceConfigError
-from facetransfer.data.sources import SourceConfig, parse_sources
+from facetransfer.ingestion.errors import SourceConfigError
+from facetransfer.ingestion.sources import SourceConfig, parse_sources
 
 
 def test_options_of_another_format_are_rejected() -> None:

@@ -13,7 +13,7 @@ import pytest
 from tree_builders import write_png
 
 from facetransfer.classes import MUT1NY_14
-from facetransfer.data.manifest import ManifestResult
+from facetransfer.ingestion.manifest import ManifestResult
 from facetransfer.validation import (
     DataValidationError,
     ValidationBounds,
@@ -196,11 +196,11 @@ def test_unknown_color_tolerance_works_from_ingestion_to_training_batches(tmp_pa
     from PIL import Image
 
     from facetransfer.classes import UNKNOWN_CLASS
-    from facetransfer.data.datasets import SegmentationDataset
-    from facetransfer.data.demo import DemoOptions, generate_demo_data
-    from facetransfer.data.manifest import build_manifest
-    from facetransfer.data.preprocessing import Preprocessing
-    from facetransfer.data.sources import SourceConfig
+    from facetransfer.demo import DemoOptions, generate_demo_data
+    from facetransfer.ingestion.manifest import build_manifest
+    from facetransfer.ingestion.sources import SourceConfig
+    from facetransfer.inputs.datasets import SegmentationDataset
+    from facetransfer.inputs.preprocessing import Preprocessing
     from facetransfer.training.losses import segmentation_criterion
 
     options = DemoOptions(

@@ -10,12 +10,12 @@ import pytest
 from dvc.repo import Repo
 from tree_builders import TINY_DEMO
 
-from facetransfer.data.demo import DemoSummary, generate_demo_data
-from facetransfer.data.errors import DataVersionError
-from facetransfer.data.manifest import build_manifest
-from facetransfer.data.versioning import (
+from facetransfer.demo import DemoSummary, generate_demo_data
+from facetransfer.demo.provision import ensure_data
+from facetransfer.ingestion.errors import DataVersionError
+from facetransfer.ingestion.manifest import build_manifest
+from facetransfer.ingestion.versioning import (
     configure_default_remote,
-    ensure_data,
     read_dvc_md5,
     read_dvc_meta,
     write_dvc_meta,

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from facetransfer.data.demo import DemoOptions
+from facetransfer.demo import DemoOptions
 
 TINY_DEMO = DemoOptions(
     seed=0,

@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 from facetransfer.classes import MUT1NY_14, UNKNOWN_CLASS
-from facetransfer.data.datasets import DetectionDataset, SegmentationDataset
-from facetransfer.data.preprocessing import Preprocessing
-from facetransfer.data.transforms import (
+from facetransfer.inputs.datasets import DetectionDataset, SegmentationDataset
+from facetransfer.inputs.preprocessing import Preprocessing
+from facetransfer.inputs.transforms import (
     IMAGENET_MEAN,
     HorizontalFlipWithLabelSwap,
     build_segmentation_augmentation,

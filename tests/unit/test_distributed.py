@@ -22,10 +22,10 @@ from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, P
 from facetransfer.classes import MUT1NY_14
 from facetransfer.config import ModelTrainingSettings
 from facetransfer.models import build_detector, build_segmenter
+from facetransfer.runtime.reproducibility import DistributedEpochShuffleSampler, EpochShuffleSampler
 from facetransfer.training import TrainConfig, train_detector, train_segmenter
 from facetransfer.training.data_parallel import CpuSyncBatchNorm, synchronize_batch_norm
 from facetransfer.training.distributed import DistributedTrainingError, resolve_backend
-from facetransfer.training.reproducibility import DistributedEpochShuffleSampler, EpochShuffleSampler
 from facetransfer.training.tasks import CHECKPOINT_FILE, _run_key
 
 BACKBONE = "mobilenet_v3_large"

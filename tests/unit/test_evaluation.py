@@ -13,8 +13,6 @@ import torch
 from matplotlib.figure import Figure
 
 from facetransfer.classes import MUT1NY_14, UNKNOWN_CLASS
-from facetransfer.data.datasets import SegmentationDataset
-from facetransfer.data.preprocessing import Preprocessing
 from facetransfer.evaluation import (
     SegmentationConfusion,
     choose_threshold,
@@ -30,6 +28,8 @@ from facetransfer.evaluation import (
     segmentation_examples,
     segmentation_overlay_figure,
 )
+from facetransfer.inputs.datasets import SegmentationDataset
+from facetransfer.inputs.preprocessing import Preprocessing
 from facetransfer.models import build_detector, build_segmenter
 
 #          tn  tn   fp   fn   tp   tp   tp   fp   (threshold 0.5, fake = 1 positive)

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from facetransfer.classes import MUT1NY_11, MUT1NY_14
-from facetransfer.data.preprocessing import Preprocessing
 from facetransfer.explanation import (
     REGIONS,
     FaceParser,
@@ -19,6 +18,7 @@ from facetransfer.explanation import (
     region_heatmap_figure,
     region_lookup,
 )
+from facetransfer.inputs.preprocessing import Preprocessing
 
 SIZE = 64
 

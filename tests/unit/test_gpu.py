@@ -16,9 +16,10 @@ import torch
 from torch import nn
 
 from facetransfer.classes import MUT1NY_14
-from facetransfer.data.datasets import SegmentationDataset
 from facetransfer.evaluation import evaluate_segmenter, predict_scores
+from facetransfer.inputs.datasets import SegmentationDataset
 from facetransfer.models import build_detector, build_segmenter
+from facetransfer.runtime.loaders import build_loader
 from facetransfer.training import (
     SegmentationTask,
     TrainConfig,
@@ -27,7 +28,6 @@ from facetransfer.training import (
     train_one_epoch,
     train_segmenter,
 )
-from facetransfer.training.loaders import build_loader
 
 pytestmark = [
     pytest.mark.gpu,

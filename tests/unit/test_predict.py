@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from facetransfer.cli import main
-from facetransfer.data.image_checks import ImageTooLargeError
-from facetransfer.data.preprocessing import Preprocessing
-from facetransfer.serving.scoring import prepare
+from facetransfer.imaging.checks import ImageTooLargeError
+from facetransfer.inputs.preprocessing import Preprocessing
+from facetransfer.scoring.scorer import prepare
 from tests.data.bad_inputs.entry_points import register_tiny_detector
 from tests.data.tree_builders import random_image, write_huge_png, write_png, write_truncated_jpeg
 

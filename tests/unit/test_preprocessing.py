@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from facetransfer.data.datasets import DetectionDataset, ImageDataset
-from facetransfer.data.images import ImageDecodeError, UnsupportedImageModeError, decode_rgb
-from facetransfer.data.preprocessing import Preprocessing
-from facetransfer.data.sample_cache import SampleCache
-from facetransfer.data.transforms import resize_image, resize_mask
+from facetransfer.imaging.decoding import ImageDecodeError, UnsupportedImageModeError, decode_rgb
+from facetransfer.inputs.datasets import DetectionDataset, ImageDataset
+from facetransfer.inputs.preprocessing import Preprocessing
+from facetransfer.inputs.sample_cache import SampleCache
+from facetransfer.inputs.transforms import resize_image, resize_mask
 
 BACKBONE = "mobilenet_v3_large"
 

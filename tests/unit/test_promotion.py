@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from facetransfer.promotion import ModelScores, decide_promotion
+from facetransfer.registry.promotion import ModelScores, decide_promotion
 
 
 def scores(f1: float, **per_generator: float) -> ModelScores:

@@ -11,9 +11,9 @@ from mlflow.tracking import MlflowClient
 from torch import nn
 
 from facetransfer.config import PromotionSettings
-from facetransfer.data.preprocessing import Preprocessing
+from facetransfer.inputs.preprocessing import Preprocessing
 from facetransfer.models import DeepLabV3PlusDetector, build_segmenter
-from facetransfer.serving.weights import log_weights
+from facetransfer.models.weights import log_weights
 from facetransfer.workflow.registration import register_and_promote
 
 

@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from facetransfer.cli import main
 from facetransfer.config import PromotionSettings
 from facetransfer.environment import MLFLOW_HTTP_DEFAULTS, bound_mlflow_retries
-from facetransfer.tracking.registry import CHAMPION, RegistryUnavailableError, alias_version
+from facetransfer.registry.client import CHAMPION, RegistryUnavailableError, alias_version
 from facetransfer.workflow.champion import evaluate_champion
 from facetransfer.workflow.registration import register_and_promote
 

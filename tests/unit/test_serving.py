@@ -26,11 +26,11 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from facetransfer.cli import main
-from facetransfer.data.preprocessing import Preprocessing
 from facetransfer.evaluation import predict_scores
+from facetransfer.inputs.preprocessing import Preprocessing
 from facetransfer.models import DeepLabV3PlusDetector, build_segmenter
-from facetransfer.serving.weights import WeightsError, load_weights, log_weights, save_weights
-from facetransfer.tracking.registry import register_run_model
+from facetransfer.models.weights import WeightsError, load_weights, log_weights, save_weights
+from facetransfer.registry.client import register_run_model
 from facetransfer.tracking.store import ensure_experiment
 from facetransfer.workflow.registration import log_detector_serving_model
 
@@ -194,7 +194,7 @@ def _free_port() -> int:
 def test_review_app_scores_uploads_over_http_and_checks_them(served) -> None:
     import uvicorn
 
-    from facetransfer.serving.app import UploadLimits, create_app
+    from facetransfer.scoring.app import UploadLimits, create_app
 
     port = _free_port()
     app = create_app(served, limits=UploadLimits(max_upload_bytes=200_000, max_files=3))
@@ -239,8 +239,8 @@ def test_review_app_scores_uploads_over_http_and_checks_them(served) -> None:
 def test_versions_registered_before_serving_models_load_for_the_champion_check_only(
     mlflow_client: MlflowClient, tmp_path: Path
 ) -> None:
-    from facetransfer.inference import load_scoring_model
-    from facetransfer.tracking.registry import load_registered_detector
+    from facetransfer.scoring.predict import load_scoring_model
+    from facetransfer.scoring.registered import load_registered_detector
 
     detector = DeepLabV3PlusDetector(BACKBONE, "none").eval()
     with mlflow.start_run() as run:

@@ -14,9 +14,11 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from facetransfer.classes import MUT1NY_14, UNKNOWN_CLASS
-from facetransfer.data.datasets import SegmentationDataset
-from facetransfer.data.preprocessing import Preprocessing
+from facetransfer.inputs.datasets import SegmentationDataset
+from facetransfer.inputs.preprocessing import Preprocessing
 from facetransfer.models import build_segmenter
+from facetransfer.runtime.device import cpu_threads, deterministic_algorithms
+from facetransfer.runtime.loaders import build_loader
 from facetransfer.training import (
     DetectionTask,
     SegmentationTask,
@@ -31,9 +33,7 @@ from facetransfer.training import (
     train_one_epoch,
     train_segmenter,
 )
-from facetransfer.training.device import cpu_threads, deterministic_algorithms
 from facetransfer.training.fit import learning_rate_at
-from facetransfer.training.loaders import build_loader
 from facetransfer.training.tasks import _run_key
 
 BACKBONE = "mobilenet_v3_large"

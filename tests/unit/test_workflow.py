@@ -13,8 +13,8 @@ import pytest
 
 from facetransfer.classes import MUT1NY_14
 from facetransfer.config import DataSettings, EvaluationSettings, ModelTrainingSettings
-from facetransfer.data.demo import generate_demo_data
-from facetransfer.serving.weights import download_weights, load_weights
+from facetransfer.demo import generate_demo_data
+from facetransfer.models.weights import download_weights, load_weights
 from facetransfer.training import TrainConfig
 from facetransfer.workflow.comparison import compare_and_log
 from facetransfer.workflow.detector import evaluate_and_log_detector, train_and_log_detector

@@ -3,7 +3,7 @@
 * ``ingestion``: the pipeline's ingestion (``facetransfer.workflow.ingestion.ingest``), then the
   manifest, quarantine and report are written to files, as the pipeline stores them.
 * ``validation``: ingestion, the leakage-free split and the great-expectations suite.
-* ``add-generator``: ``facetransfer.data.add_generator.add_generator`` into a DVC repository.
+* ``add-generator``: ``facetransfer.ingestion.add_generator.add_generator`` into a DVC repository.
 * ``predict`` and ``status``: the ``facetransfer`` CLI against an MLflow registry (SQLite) that
   holds a tiny champion detector, or the registry the case names.
 """
@@ -20,9 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 from facetransfer.config import DataSettings
-from facetransfer.data.errors import DataLayerError
-from facetransfer.data.manifest import ManifestResult
-from facetransfer.data.sources import SourceConfig
+from facetransfer.ingestion.errors import DataLayerError
+from facetransfer.ingestion.manifest import ManifestResult
+from facetransfer.ingestion.sources import SourceConfig
 from tests.data.bad_inputs.corpus import BadInput, Built, Observation
 
 SMALL_DATA_BOUNDS = {
@@ -74,12 +74,12 @@ def register_tiny_detector(folder: Path) -> str:
     import torch
     from mlflow.tracking import MlflowClient
 
-    from facetransfer.data.preprocessing import Preprocessing
+    from facetransfer.inputs.preprocessing import Preprocessing
     from facetransfer.models import build_detector
-    from facetransfer.serving.publish import log_serving_model
-    from facetransfer.serving.pyfunc import ServingSettings
-    from facetransfer.serving.weights import save_weights
-    from facetransfer.tracking.registry import CHAMPION, DETECTOR_MODEL
+    from facetransfer.models.weights import save_weights
+    from facetransfer.registry.client import CHAMPION, DETECTOR_MODEL
+    from facetransfer.scoring.publish import log_serving_model
+    from facetransfer.scoring.pyfunc import ServingSettings
     from facetransfer.tracking.store import ensure_experiment
 
     folder.mkdir(parents=True)
@@ -167,7 +167,7 @@ def run_validation(built: Built, folder: Path, resources: Resources) -> Observat
 
 def run_add_generator(built: Built, folder: Path, resources: Resources) -> Observation:
     """``add_generator`` of the incoming folder into the corpus DVC repository (replacing the last one)."""
-    from facetransfer.data.add_generator import add_generator
+    from facetransfer.ingestion.add_generator import add_generator
 
     try:
         report = add_generator(

@@ -1,0 +1,112 @@
+"""Scoring commands: ``predict`` (files, folders) and ``serve`` (review page + JSON API)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from facetransfer.cli.command_options import ROOT_OPTION
+from facetransfer.registry.client import CHAMPION, DETECTOR_MODEL
+
+logger = logging.getLogger(__name__)
+
+
+@click.command("predict")
+@click.argument("inputs", nargs=-1, required=True)
+@ROOT_OPTION
+@click.option("--model", "model_name", default=DETECTOR_MODEL, show_default=True)
+@click.option("--alias", default=CHAMPION, show_default=True)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="scores.csv or scores.parquet (default: CSV on stdout).",
+)
+@click.option(
+    "--explain",
+    "explain_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for each image's region explanation (overlay PNG) and regions.csv.",
+)
+@click.option("--strict", is_flag=True, help="Exit non-zero if any image could not be scored.")
+def predict_command(
+    inputs: tuple[str, ...],
+    root: Path,
+    model_name: str,
+    alias: str,
+    output: Path | None,
+    explain_dir: Path | None,
+    strict: bool,
+) -> None:
+    """Score images (files or folders) with the registered detector: fake probability and decision.
+
+    Images that cannot be read get a row with an `error` and a warning; the exit code is non-zero
+    only when no image could be scored (or, with --strict, when any could not).
+    """
+    from facetransfer.registry.client import RegistryUnavailableError
+    from facetransfer.scoring.predict import collect_images, score_images, write_scores
+    from facetransfer.tracking.store import resolve_tracking_uri
+
+    if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
+        raise click.BadParameter(f"{output}: use a .csv or .parquet file name", param_hint="--output")
+    try:
+        images = collect_images(inputs)
+        frame = score_images(
+            images,
+            model_name=model_name,
+            alias=alias,
+            tracking_uri=resolve_tracking_uri(root.resolve()),
+            explain_dir=explain_dir,
+        )
+    except (FileNotFoundError, LookupError, OSError, ValueError, RegistryUnavailableError) as error:
+        raise click.ClickException(str(error)) from error
+    failed = frame[frame["error"].notna()]
+    for row in failed.itertuples(index=False):
+        click.echo(f"warning: {row.error}", err=True)
+    if output is None:
+        click.echo(frame.to_csv(index=False), nl=False)
+    else:
+        write_scores(frame, output)
+        click.echo(f"wrote {len(frame)} predictions to {output}")
+    if explain_dir is not None:
+        click.echo(f"explanations in {explain_dir}", err=True)
+    if len(failed):
+        summary = f"{len(failed)} of {len(frame)} images could not be scored (see the error column)"
+        if len(failed) == len(frame) or strict:
+            raise click.ClickException(f"{summary}; first: {failed['error'].iloc[0]}")
+        click.echo(summary, err=True)
+
+
+@click.command("serve")
+@ROOT_OPTION
+@click.option("--model", "model_name", default=DETECTOR_MODEL, show_default=True)
+@click.option("--alias", default=CHAMPION, show_default=True)
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind (local only by default)."
+)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--max-upload-mb", default=10.0, show_default=True, help="Largest accepted image file.")
+@click.option("--max-files", default=32, show_default=True, help="Most images per request.")
+def serve_command(
+    root: Path, model_name: str, alias: str, host: str, port: int, max_upload_mb: float, max_files: int
+) -> None:
+    """Review page and JSON API: drop images, see score, decision and region overlay."""
+    from facetransfer.scoring.app import UploadLimits, serve
+    from facetransfer.scoring.predict import load_scoring_model
+    from facetransfer.tracking.store import resolve_tracking_uri
+
+    try:
+        model = load_scoring_model(model_name, alias, resolve_tracking_uri(root.resolve()))
+    except (LookupError, OSError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    limits = UploadLimits(max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_files=max_files)
+    click.echo(f"review page on http://{host}:{port}/ ({model_name}@{alias})")
+    serve(model, host=host, port=port, limits=limits)
+
+
+def scoring_commands() -> list[click.Command]:
+    """Commands this module contributes to the ``facetransfer`` CLI."""
+    return [predict_command, serve_command]

@@ -1,0 +1,31 @@
+"""The vocabulary of quarantine: why a file is left out of a manifest (the ``check`` column).
+
+Shared by the image checks (``facetransfer.imaging``) and ingestion (``facetransfer.ingestion``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class QuarantineCheck(StrEnum):
+    """Stable codes of the checks that send a file to quarantine (the ``check`` column)."""
+
+    NOT_AN_IMAGE = "not_an_image"
+    CORRUPT_IMAGE = "corrupt_image"
+    TRUNCATED_IMAGE = "truncated_image"
+    IMAGE_TOO_LARGE = "image_too_large"
+    UNSUPPORTED_MODE = "unsupported_mode"
+    UNREADABLE_FILE = "unreadable_file"
+    PATH_ESCAPES_ROOT = "path_escapes_root"
+    MISSING_FILE = "missing_file"
+    MISSING_PAIR = "missing_pair"
+    INVALID_METADATA = "invalid_metadata"
+    UNKNOWN_MASK_COLORS = "unknown_mask_colors"
+    MASK_SIZE_MISMATCH = "mask_size_mismatch"
+    UNREADABLE_MASK = "unreadable_mask"
+    EMPTY_SOURCE = "empty_source"
+    LABEL_CONFLICT = "label_conflict"
+    TARGET_MISMATCH = "target_mismatch"
+    INVALID_FILE_NAME = "invalid_file_name"
+    EXIF_ORIENTATION = "exif_orientation"

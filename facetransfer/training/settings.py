@@ -1,0 +1,193 @@
+"""Typed training configuration, built by the pipeline from ``zenml_config.yaml``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from facetransfer.inputs.preprocessing import Preprocessing
+
+DEVICES = ("auto", "cpu", "cuda")
+LEARNING_RATE_SCHEDULES = ("constant", "cosine")
+INPUT_MODES = ("resize", "crop")
+SAMPLE_CACHES = ("auto", "memory", "disk", "none")
+DISTRIBUTED_BACKENDS = ("auto", "gloo", "nccl")
+
+
+@dataclass(frozen=True)
+class DistributedConfig:
+    """Data-parallel training over several processes (``facetransfer.training.distributed``).
+
+    Attributes:
+        nproc: processes on this machine; 1 trains in the calling process. With N > 1 the training
+            step launches N workers (torch elastic launch), each on 1/N of every batch.
+        backend: ``torch.distributed`` backend: ``auto`` (``nccl`` on CUDA, ``gloo`` on CPU),
+            ``gloo`` or ``nccl``.
+        timeout_s: seconds a process waits in a collective (gradient all-reduce, BatchNorm
+            statistics) for the others before failing; a rank that dies is detected within about
+            a second by the launcher regardless. Raise it only if ranks legitimately drift apart
+            for longer (e.g. a very slow shared file system when the checkpoint is written).
+    """
+
+    nproc: int = 1
+    backend: str = "auto"
+    timeout_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.nproc < 1:
+            raise ValueError(f"TrainConfig.distributed.nproc must be at least 1, got {self.nproc}")
+        if self.backend not in DISTRIBUTED_BACKENDS:
+            raise ValueError(
+                f"TrainConfig.distributed.backend must be one of {', '.join(DISTRIBUTED_BACKENDS)}, "
+                f"got {self.backend!r}"
+            )
+        if self.timeout_s <= 0:
+            raise ValueError(f"TrainConfig.distributed.timeout_s must be positive, got {self.timeout_s}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters and runtime options of one training run.
+
+    Attributes:
+        epochs: maximum number of epochs.
+        batch_size: samples per optimisation step.
+        learning_rate: Adam learning rate (paper: 1e-3).
+        learning_rate_schedule: ``constant`` (paper) or ``cosine``: decay per epoch from
+            ``learning_rate`` towards 0 over ``epochs`` (a short run ends with small, precise steps).
+        patience: epochs without a lower validation loss before stopping early.
+        image_size: side of the square the model sees; a multiple of 32.
+        input_mode: detectors only: ``resize`` (the paper's: the whole image resized to
+            ``image_size``) or ``crop`` (an ``image_size`` crop: random in training, the centre in
+            evaluation and serving; keeps a generator's pixel-level traces). Segmenters: ``resize``.
+        load_size: ``crop`` only: the shorter side images are resized to before cropping
+            (``None``: crop at the image's own resolution).
+        num_workers: DataLoader worker processes; ``None`` picks per device (0 on CPU, where the
+            two compute threads need the cores; several on CUDA).
+        seed: seed of initialisation, shuffling and augmentation.
+        device: ``"auto"`` (CUDA if available), ``"cpu"`` or ``"cuda"`` (``"cuda:N"`` also accepted).
+        amp: mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling) and
+            channels-last memory format; ignored on CPU.
+        max_batches_per_epoch: cap on training batches per epoch (quick runs); ``None``: all.
+        sample_cache: where decoded, resized images are kept between epochs: ``memory``,
+            ``disk`` (files keyed by content and preprocessing under the data cache folder, reused
+            by later runs), ``none``, or ``auto`` (memory up to ~2 GB, disk beyond).
+        deterministic: request deterministic kernels (CPU runs are reproducible either way; on
+            CUDA this trades some speed for bitwise-repeatable runs).
+        augment: apply the training augmentation.
+        cpu_threads: intra-op CPU threads during training; ``None`` keeps torch's default (one
+            per core). On a machine shared with other busy processes, 1 avoids a collapse
+            measured at 10-40x on 2 cores (threads waiting at barriers for descheduled partners).
+        batch_norm_recalibration_batches: training batches over which BatchNorm statistics are
+            re-estimated after each epoch, before validation (see
+            ``facetransfer.training.loop.recalibrate_batch_norm``); 0 disables it.
+        class_weight_power: segmentation only: exponent of the median-frequency class weights
+            (1: original balancing, 0.5: square root, 0: unweighted; see
+            ``facetransfer.training.losses``).
+        transferred_learning_rate_scale: detectors only: learning-rate multiplier of the layers
+            that start from a trained model (backbone, ASPP and decoder copied from the segmenter
+            for ``last``/``all``; the backbone when ImageNet weights were loaded for ``none``).
+            The new detection head always trains at ``learning_rate``; fine-tuning practice puts
+            transferred layers at 0.1x or less so the first steps of a random head do not
+            destroy them. 1 (the paper's single rate) by default.
+        blur_jpeg_prob: detectors only: probability of each of Gaussian blur (sigma ~ U[0, 3])
+            and JPEG re-compression (quality ~ U[30, 100]) in training augmentation (CNNDetection's
+            "Blur+JPEG (p)"; 0 disables them).
+        distributed: data-parallel processes (``DistributedConfig``; a mapping is accepted).
+            ``batch_size`` stays the global batch: each of N processes takes ``batch_size / N``,
+            so N changes the speed, not the optimisation (and is not part of the checkpoint key).
+    """
+
+    epochs: int = 30
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    learning_rate_schedule: str = "constant"
+    patience: int = 5
+    image_size: int = 128
+    num_workers: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    max_batches_per_epoch: int | None = None
+    sample_cache: str = "auto"
+    deterministic: bool = True
+    augment: bool = True
+    cpu_threads: int | None = None
+    batch_norm_recalibration_batches: int = 16
+    class_weight_power: float = 1.0
+    input_mode: str = "resize"
+    load_size: int | None = None
+    blur_jpeg_prob: float = 0.0
+    transferred_learning_rate_scale: float = 1.0
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.distributed, Mapping):
+            object.__setattr__(self, "distributed", DistributedConfig(**self.distributed))
+        if self.batch_size % self.distributed.nproc:
+            raise ValueError(
+                f"TrainConfig.batch_size is the global batch, split evenly over distributed.nproc "
+                f"processes: {self.batch_size} is not a multiple of {self.distributed.nproc}"
+            )
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "patience": self.patience}
+        for name, value in positive.items():
+            if value < 1:
+                raise ValueError(f"TrainConfig.{name} must be at least 1, got {value}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"TrainConfig.learning_rate must be positive, got {self.learning_rate}")
+        if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
+            raise ValueError(
+                f"TrainConfig.learning_rate_schedule must be one of {', '.join(LEARNING_RATE_SCHEDULES)}, "
+                f"got {self.learning_rate_schedule!r}"
+            )
+        if self.image_size < 32 or self.image_size % 32:
+            raise ValueError(
+                f"TrainConfig.image_size must be a positive multiple of 32, got {self.image_size}"
+            )
+        if self.num_workers is not None and self.num_workers < 0:
+            raise ValueError(f"TrainConfig.num_workers must be >= 0 or None, got {self.num_workers}")
+        if self.cpu_threads is not None and self.cpu_threads < 1:
+            raise ValueError(f"TrainConfig.cpu_threads must be >= 1 or None, got {self.cpu_threads}")
+        if self.batch_norm_recalibration_batches < 0:
+            raise ValueError(
+                "TrainConfig.batch_norm_recalibration_batches must be >= 0, "
+                f"got {self.batch_norm_recalibration_batches}"
+            )
+        if self.class_weight_power < 0:
+            raise ValueError(f"TrainConfig.class_weight_power must be >= 0, got {self.class_weight_power}")
+        if self.max_batches_per_epoch is not None and self.max_batches_per_epoch < 1:
+            raise ValueError(
+                f"TrainConfig.max_batches_per_epoch must be >= 1 or None, got {self.max_batches_per_epoch}"
+            )
+        if self.input_mode not in INPUT_MODES:
+            raise ValueError(
+                f"TrainConfig.input_mode must be one of {', '.join(INPUT_MODES)}, got {self.input_mode!r}"
+            )
+        if self.load_size is not None and (self.input_mode != "crop" or self.load_size < self.image_size):
+            raise ValueError(
+                f"TrainConfig.load_size ({self.load_size}) needs input_mode 'crop' and must be at least "
+                f"image_size ({self.image_size})"
+            )
+        if self.sample_cache not in SAMPLE_CACHES:
+            raise ValueError(
+                f"TrainConfig.sample_cache must be one of {', '.join(SAMPLE_CACHES)}, "
+                f"got {self.sample_cache!r}"
+            )
+        if self.transferred_learning_rate_scale <= 0:
+            raise ValueError(
+                "TrainConfig.transferred_learning_rate_scale must be positive, "
+                f"got {self.transferred_learning_rate_scale}"
+            )
+        if not 0.0 <= self.blur_jpeg_prob <= 1.0:
+            raise ValueError(f"TrainConfig.blur_jpeg_prob must be within [0, 1], got {self.blur_jpeg_prob}")
+        if self.device.split(":")[0] not in DEVICES:
+            raise ValueError(f"TrainConfig.device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of all fields (for logging as run parameters)."""
+        return asdict(self)
+
+    def preprocessing(self, backbone: str) -> Preprocessing:
+        """The model's input settings: mode, sizes and ``backbone``'s normalisation."""
+        return Preprocessing.for_backbone(backbone, self.image_size, self.input_mode, self.load_size)
