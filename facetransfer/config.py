@@ -7,13 +7,12 @@ into one of these models and hands them to the steps. The models are plain pydan
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from facetransfer.classes import CLASS_SCHEMES
 from facetransfer.evaluation.robustness import PERTURBATIONS, validate_perturbations
@@ -135,12 +134,12 @@ class ModelTrainingSettings(BaseModel):
     def for_backbone(self, backbone: str) -> ModelTrainingSettings:
         """The settings ``backbone`` trains with: ``train`` with its overrides applied."""
         fields = self.backbone_overrides.get(backbone, {})
-        unknown = sorted(set(fields) - {field.name for field in dataclasses.fields(TrainConfig)})
+        unknown = sorted(set(fields) - set(TrainConfig.model_fields))
         if unknown:
             raise ValueError(f"backbone_overrides.{backbone}: unknown train settings {', '.join(unknown)}")
-        merged = {**dataclasses.asdict(self.train), **fields}
+        merged = {**self.train.model_dump(), **fields}
         try:
-            train = TypeAdapter(TrainConfig).validate_python(merged)
+            train = TrainConfig.model_validate(merged)
         except (ValueError, TypeError) as error:
             raise ValueError(f"backbone_overrides.{backbone}: {error}") from error
         return ModelTrainingSettings(pretrained=self.pretrained, train=train)

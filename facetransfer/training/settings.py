@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from facetransfer.inputs.preprocessing import Preprocessing
 
@@ -13,10 +13,24 @@ LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 INPUT_MODES = ("resize", "crop")
 SAMPLE_CACHES = ("auto", "memory", "disk", "none")
 DISTRIBUTED_BACKENDS = ("auto", "gloo", "nccl")
+_CHOICES = {
+    "learning_rate_schedule": LEARNING_RATE_SCHEDULES,
+    "input_mode": INPUT_MODES,
+    "sample_cache": SAMPLE_CACHES,
+}
+
+# Strict: a YAML `epochs: true` or `amp: 1` is refused, not coerced (an int is still a float);
+# frozen: configs are values (hashable, shared with worker processes unchanged).
+_SETTINGS = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-@dataclass(frozen=True)
-class DistributedConfig:
+def _one_of(key: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+class DistributedConfig(BaseModel):
     """Data-parallel training over several processes (``facetransfer.training.distributed``).
 
     Attributes:
@@ -30,24 +44,33 @@ class DistributedConfig:
             for longer (e.g. a very slow shared file system when the checkpoint is written).
     """
 
+    model_config = _SETTINGS
+
     nproc: int = 1
     backend: str = "auto"
     timeout_s: float = 600.0
 
-    def __post_init__(self) -> None:
-        if self.nproc < 1:
-            raise ValueError(f"TrainConfig.distributed.nproc must be at least 1, got {self.nproc}")
-        if self.backend not in DISTRIBUTED_BACKENDS:
-            raise ValueError(
-                f"TrainConfig.distributed.backend must be one of {', '.join(DISTRIBUTED_BACKENDS)}, "
-                f"got {self.backend!r}"
-            )
-        if self.timeout_s <= 0:
-            raise ValueError(f"TrainConfig.distributed.timeout_s must be positive, got {self.timeout_s}")
+    @field_validator("nproc")
+    @classmethod
+    def _at_least_one_process(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"TrainConfig.distributed.nproc must be at least 1, got {value}")
+        return value
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        return _one_of("TrainConfig.distributed.backend", value, DISTRIBUTED_BACKENDS)
+
+    @field_validator("timeout_s")
+    @classmethod
+    def _positive_timeout(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError(f"TrainConfig.distributed.timeout_s must be positive, got {value}")
+        return value
 
 
-@dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(BaseModel):
     """Hyper-parameters and runtime options of one training run.
 
     Attributes:
@@ -99,6 +122,8 @@ class TrainConfig:
             so N changes the speed, not the optimisation (and is not part of the checkpoint key).
     """
 
+    model_config = _SETTINGS
+
     epochs: int = 30
     batch_size: int = 8
     learning_rate: float = 1e-3
@@ -120,73 +145,86 @@ class TrainConfig:
     load_size: int | None = None
     blur_jpeg_prob: float = 0.0
     transferred_learning_rate_scale: float = 1.0
-    distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    # A mapping is validated into a DistributedConfig (nested models accept dicts in strict mode).
+    distributed: DistributedConfig = Field(default_factory=DistributedConfig)
 
-    def __post_init__(self) -> None:
-        if isinstance(self.distributed, Mapping):
-            object.__setattr__(self, "distributed", DistributedConfig(**self.distributed))
+    @field_validator("epochs", "batch_size", "patience")
+    @classmethod
+    def _at_least_one(cls, value: int, info: ValidationInfo) -> int:
+        if value < 1:
+            raise ValueError(f"TrainConfig.{info.field_name} must be at least 1, got {value}")
+        return value
+
+    @field_validator("learning_rate", "transferred_learning_rate_scale")
+    @classmethod
+    def _positive(cls, value: float, info: ValidationInfo) -> float:
+        if value <= 0:
+            raise ValueError(f"TrainConfig.{info.field_name} must be positive, got {value}")
+        return value
+
+    @field_validator("batch_norm_recalibration_batches", "class_weight_power")
+    @classmethod
+    def _not_negative(cls, value: float, info: ValidationInfo) -> float:
+        if value < 0:
+            raise ValueError(f"TrainConfig.{info.field_name} must be >= 0, got {value}")
+        return value
+
+    @field_validator("num_workers")
+    @classmethod
+    def _workers_or_none(cls, value: int | None) -> int | None:
+        if value is not None and value < 0:
+            raise ValueError(f"TrainConfig.num_workers must be >= 0 or None, got {value}")
+        return value
+
+    @field_validator("cpu_threads", "max_batches_per_epoch")
+    @classmethod
+    def _at_least_one_or_none(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError(f"TrainConfig.{info.field_name} must be >= 1 or None, got {value}")
+        return value
+
+    @field_validator("learning_rate_schedule", "input_mode", "sample_cache")
+    @classmethod
+    def _known_choice(cls, value: str, info: ValidationInfo) -> str:
+        return _one_of(f"TrainConfig.{info.field_name}", value, _CHOICES[str(info.field_name)])
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        _one_of("TrainConfig.device", value.split(":")[0], DEVICES)
+        return value
+
+    @field_validator("image_size")
+    @classmethod
+    def _multiple_of_32(cls, value: int) -> int:
+        if value < 32 or value % 32:
+            raise ValueError(f"TrainConfig.image_size must be a positive multiple of 32, got {value}")
+        return value
+
+    @field_validator("blur_jpeg_prob")
+    @classmethod
+    def _probability(cls, value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"TrainConfig.blur_jpeg_prob must be within [0, 1], got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
         if self.batch_size % self.distributed.nproc:
             raise ValueError(
                 f"TrainConfig.batch_size is the global batch, split evenly over distributed.nproc "
                 f"processes: {self.batch_size} is not a multiple of {self.distributed.nproc}"
-            )
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "patience": self.patience}
-        for name, value in positive.items():
-            if value < 1:
-                raise ValueError(f"TrainConfig.{name} must be at least 1, got {value}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"TrainConfig.learning_rate must be positive, got {self.learning_rate}")
-        if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
-            raise ValueError(
-                f"TrainConfig.learning_rate_schedule must be one of {', '.join(LEARNING_RATE_SCHEDULES)}, "
-                f"got {self.learning_rate_schedule!r}"
-            )
-        if self.image_size < 32 or self.image_size % 32:
-            raise ValueError(
-                f"TrainConfig.image_size must be a positive multiple of 32, got {self.image_size}"
-            )
-        if self.num_workers is not None and self.num_workers < 0:
-            raise ValueError(f"TrainConfig.num_workers must be >= 0 or None, got {self.num_workers}")
-        if self.cpu_threads is not None and self.cpu_threads < 1:
-            raise ValueError(f"TrainConfig.cpu_threads must be >= 1 or None, got {self.cpu_threads}")
-        if self.batch_norm_recalibration_batches < 0:
-            raise ValueError(
-                "TrainConfig.batch_norm_recalibration_batches must be >= 0, "
-                f"got {self.batch_norm_recalibration_batches}"
-            )
-        if self.class_weight_power < 0:
-            raise ValueError(f"TrainConfig.class_weight_power must be >= 0, got {self.class_weight_power}")
-        if self.max_batches_per_epoch is not None and self.max_batches_per_epoch < 1:
-            raise ValueError(
-                f"TrainConfig.max_batches_per_epoch must be >= 1 or None, got {self.max_batches_per_epoch}"
-            )
-        if self.input_mode not in INPUT_MODES:
-            raise ValueError(
-                f"TrainConfig.input_mode must be one of {', '.join(INPUT_MODES)}, got {self.input_mode!r}"
             )
         if self.load_size is not None and (self.input_mode != "crop" or self.load_size < self.image_size):
             raise ValueError(
                 f"TrainConfig.load_size ({self.load_size}) needs input_mode 'crop' and must be at least "
                 f"image_size ({self.image_size})"
             )
-        if self.sample_cache not in SAMPLE_CACHES:
-            raise ValueError(
-                f"TrainConfig.sample_cache must be one of {', '.join(SAMPLE_CACHES)}, "
-                f"got {self.sample_cache!r}"
-            )
-        if self.transferred_learning_rate_scale <= 0:
-            raise ValueError(
-                "TrainConfig.transferred_learning_rate_scale must be positive, "
-                f"got {self.transferred_learning_rate_scale}"
-            )
-        if not 0.0 <= self.blur_jpeg_prob <= 1.0:
-            raise ValueError(f"TrainConfig.blur_jpeg_prob must be within [0, 1], got {self.blur_jpeg_prob}")
-        if self.device.split(":")[0] not in DEVICES:
-            raise ValueError(f"TrainConfig.device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of all fields (for logging as run parameters)."""
-        return asdict(self)
+        return self.model_dump()
 
     def preprocessing(self, backbone: str) -> Preprocessing:
         """The model's input settings: mode, sizes and ``backbone``'s normalisation."""
