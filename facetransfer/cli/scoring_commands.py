@@ -32,6 +32,21 @@ logger = logging.getLogger(__name__)
     help="Folder for each image's region explanation (overlay PNG) and regions.csv.",
 )
 @click.option("--strict", is_flag=True, help="Exit non-zero if any image could not be scored.")
+@click.option(
+    "--faces",
+    type=click.Choice(["auto", "align", "off"]),
+    default="auto",
+    show_default=True,
+    help="auto: score a face crop as it is and cut larger pictures into aligned faces; "
+    "align: always cut faces (no face is an error row); off: score whole pictures.",
+)
+@click.option(
+    "--plots",
+    "plots_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write a score-over-time plot per face track of each video to this folder.",
+)
 def predict_command(
     inputs: tuple[str, ...],
     root: Path,
@@ -40,6 +55,8 @@ def predict_command(
     output: Path | None,
     explain_dir: Path | None,
     strict: bool,
+    faces: str,
+    plots_dir: Path | None,
 ) -> None:
     """Score images (files or folders) with the registered detector: fake probability and decision.
 
@@ -47,7 +64,13 @@ def predict_command(
     only when no image could be scored (or, with --strict, when any could not).
     """
     from facetransfer.registry.client import RegistryUnavailableError
-    from facetransfer.scoring.predict import collect_images, score_images, write_scores
+    from facetransfer.scoring.predict import (
+        collect_images,
+        input_verdicts,
+        score_images,
+        write_scores,
+        write_track_plots,
+    )
     from facetransfer.tracking.store import resolve_tracking_uri
 
     if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
@@ -60,7 +83,11 @@ def predict_command(
             alias=alias,
             tracking_uri=resolve_tracking_uri(root.resolve()),
             explain_dir=explain_dir,
+            faces=faces,
         )
+        if plots_dir is not None:
+            written = write_track_plots(frame, plots_dir)
+            click.echo(f"{len(written)} track plots in {plots_dir}", err=True)
     except (FileNotFoundError, LookupError, OSError, ValueError, RegistryUnavailableError) as error:
         raise click.ClickException(str(error)) from error
     failed = frame[frame["error"].notna()]
@@ -73,9 +100,13 @@ def predict_command(
         click.echo(f"wrote {len(frame)} predictions to {output}")
     if explain_dir is not None:
         click.echo(f"explanations in {explain_dir}", err=True)
+    for verdict in input_verdicts(frame):
+        click.echo(verdict, err=True)
     if len(failed):
-        summary = f"{len(failed)} of {len(frame)} images could not be scored (see the error column)"
-        if len(failed) == len(frame) or strict:
+        # an error row stands for its whole input (an image or a video): count inputs, not rows
+        inputs_failed, inputs_total = failed["path"].nunique(), frame["path"].nunique()
+        summary = f"{inputs_failed} of {inputs_total} images could not be scored (see the error column)"
+        if inputs_failed == inputs_total or strict:
             raise click.ClickException(f"{summary}; first: {failed['error'].iloc[0]}")
         click.echo(summary, err=True)
 

@@ -35,6 +35,13 @@ from facetransfer.scoring.page import PAGE
 logger = logging.getLogger(__name__)
 
 IMAGE_TYPES = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+VIDEO_TYPES = {
+    "video/mp4": ".mp4",
+    "video/webm": ".webm",
+    "video/quicktime": ".mov",
+    "video/x-msvideo": ".avi",
+}
+ACCEPTED_TYPES = {**IMAGE_TYPES, **VIDEO_TYPES}
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_FILES = 32
 
@@ -48,10 +55,15 @@ class UploadLimits:
 
 
 def result_records(names: list[str], scored: pd.DataFrame) -> list[dict[str, Any]]:
-    """JSON-ready rows: the file name, the score columns, and ``regions`` as an object."""
+    """JSON-ready rows, one per face (or per upload scored whole), in upload order: the file name,
+    the score columns, and ``regions``, ``box``, ``landmarks`` and ``track_scores`` as JSON values."""
     records = []
-    for name, row in zip(names, scored.to_dict(orient="records"), strict=True):
+    for row in scored.to_dict(orient="records"):
+        name = names[int(row["input_index"])]
         record = {"name": name, **to_jsonable(row)}
+        for column in ("box", "landmarks", "track_scores"):
+            if record.get(column) is not None:
+                record[column] = json.loads(record[column])
         if record.get("error"):
             # Uploaded bytes have no path: name the file the reviewer chose.
             record["error"] = f"{name}: {record['error']}"
@@ -96,23 +108,24 @@ def create_app(model: Any, *, limits: UploadLimits = UploadLimits()) -> Any:
             "input_mode": scorer.preprocessing.input_mode,
             "max_upload_bytes": limits.max_upload_bytes,
             "max_files": limits.max_files,
-            "content_types": sorted(IMAGE_TYPES),
+            "content_types": sorted(ACCEPTED_TYPES),
         }
 
     @app.post("/api/score")
     def score(
         files: list[UploadFile] = File(...),  # noqa: B008 - FastAPI's declaration style
         explain: bool = Query(True),
+        faces: str = Query("auto", pattern="^(auto|align|off)$"),
     ) -> dict[str, Any]:
         if len(files) > limits.max_files:
             raise HTTPException(413, f"{len(files)} files: at most {limits.max_files} per request")
         names, contents = [], []
         for upload in files:
             name = upload.filename or "upload"
-            if upload.content_type not in IMAGE_TYPES:
+            if upload.content_type not in ACCEPTED_TYPES:
                 raise HTTPException(
                     415,
-                    f"{name}: type {upload.content_type!r} is not one of {', '.join(sorted(IMAGE_TYPES))}",
+                    f"{name}: type {upload.content_type!r} is not one of {', '.join(sorted(ACCEPTED_TYPES))}",
                 )
             data = upload.file.read(limits.max_upload_bytes + 1)
             if len(data) > limits.max_upload_bytes:
@@ -121,7 +134,9 @@ def create_app(model: Any, *, limits: UploadLimits = UploadLimits()) -> Any:
             contents.append(data)
         frame = pd.DataFrame({"image": pd.Series(contents, dtype=object)})
         with lock:
-            scored = model.predict(frame, params={"explain": bool(explain and scorer.explainer is not None)})
+            scored = model.predict(
+                frame, params={"explain": bool(explain and scorer.explainer is not None), "faces": faces}
+            )
         return {
             "model_version": scorer.model_version,
             "threshold": scorer.threshold,

@@ -11,8 +11,10 @@ from typing import Any
 
 import pandas as pd
 
+from facetransfer.faces.video import VIDEO_EXTENSIONS
 from facetransfer.ingestion.readers.paths import list_image_files
 from facetransfer.ingestion.sources import IMAGE_EXTENSIONS
+from facetransfer.scoring.scorer import IMAGE_RULE
 
 logger = logging.getLogger(__name__)
 
@@ -26,13 +28,14 @@ def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
     images: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            images += list_image_files(item)
+            images += list_image_files(item, extensions=IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
         elif item.is_file():
             images.append(item)
         else:
             raise FileNotFoundError(f"{item}: no such file or folder")
     if not images:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {', '.join(map(str, inputs))}")
+        kinds = ", ".join(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
+        raise FileNotFoundError(f"no images or videos ({kinds}) in {', '.join(map(str, inputs))}")
     return images
 
 
@@ -73,6 +76,7 @@ def score_images(
     alias: str,
     tracking_uri: str,
     explain_dir: Path | None = None,
+    faces: str = "auto",
 ) -> pd.DataFrame:
     """Fake probability and decision of each image, by the serving model of ``model_name@alias``.
 
@@ -85,21 +89,25 @@ def score_images(
         model_name: registered model name.
         alias: registry alias (``champion``).
         tracking_uri: MLflow tracking URI.
-        explain_dir: if given, each image's region explanation is written there (``<n>_<stem>.png``
+        explain_dir: if given, each face's region explanation is written there (``<n>_<stem>.png``
             overlays and ``regions.csv``) and the column ``explanation`` names the PNG.
+        faces: ``auto``, ``align`` or ``off`` (see ``facetransfer.scoring.scorer``).
 
     Returns:
-        Columns ``path``, ``fake_probability``, ``prediction`` (``fake``/``real``), ``threshold``,
-        ``model_version``, ``error`` (and ``explanation``).
+        One row per face (per track for a video, per image scored whole): ``path``, then the
+        serving model's columns (``input_index``, ``face_index``, ``face_found``, ``box``, ...,
+        ``fake_probability``, ``prediction``, ``threshold``, ``model_version``, ``error``,
+        ``image_fake_probability``, ``image_prediction``) (and ``explanation``).
     """
     model = load_scoring_model(model_name, alias, tracking_uri)
     frame = pd.DataFrame({"path": [str(p.resolve()) for p in images]})
-    params = {"explain": explain_dir is not None}
-    parts = [
-        model.predict(frame.iloc[start : start + CHUNK_ROWS], params=params)
-        for start in range(0, len(frame), CHUNK_ROWS)
-    ]
-    result = pd.concat([frame, pd.concat(parts, ignore_index=True)], axis=1)
+    params = {"explain": explain_dir is not None, "faces": faces}
+    parts = []
+    for start in range(0, len(frame), CHUNK_ROWS):
+        part = model.predict(frame.iloc[start : start + CHUNK_ROWS], params=params).reset_index(drop=True)
+        parts.append(part.assign(input_index=part["input_index"] + start))
+    scored = pd.concat(parts, ignore_index=True)
+    result = pd.concat([frame["path"].iloc[scored["input_index"]].reset_index(drop=True), scored], axis=1)
     if explain_dir is not None:
         result = write_explanations(result, explain_dir)
     return result
@@ -118,7 +126,8 @@ def write_explanations(scored: pd.DataFrame, folder: Path) -> pd.DataFrame:
         if row.explanation_png is None:
             names.append(None)
             continue
-        target = folder / f"{index:04d}_{Path(str(row.path)).stem}.png"
+        face = "" if pd.isna(row.face_index) else f"_face{int(row.face_index)}"
+        target = folder / f"{index:04d}_{Path(str(row.path)).stem}{face}.png"
         target.write_bytes(base64.b64decode(row.explanation_png))
         names.append(str(target))
         rows += [
@@ -145,3 +154,48 @@ def write_scores(frame: pd.DataFrame, output: Path) -> None:
         frame.to_parquet(output, index=False)
     else:
         raise ValueError(f"--output {output}: use a .csv or .parquet file name")
+
+
+def input_verdicts(scored: pd.DataFrame) -> list[str]:
+    """One line per input with several faces or a video: its verdict and the rule behind it."""
+    lines = []
+    for path, rows in scored.groupby("path", sort=False):
+        if len(rows) < 2 and rows["frames"].isna().all():
+            continue
+        kind = "video" if rows["frames"].notna().any() else "image"
+        unit = "tracks" if kind == "video" else "faces"
+        first = rows.iloc[0]
+        lines.append(
+            f"{kind} {path}: {first['image_prediction']} ({first['image_fake_probability']:.3f}, "
+            f"{len(rows)} {unit}; {IMAGE_RULE})"
+        )
+    return lines
+
+
+def write_track_plots(scored: pd.DataFrame, folder: Path) -> list[Path]:
+    """A score-over-time PNG per video track (``<n>_<video stem>_track<k>.png``); returns the files."""
+    from matplotlib.figure import Figure
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for index, row in enumerate(scored.itertuples(index=False)):
+        if row.track_scores is None or pd.isna(row.track_scores):
+            continue
+        points = json.loads(row.track_scores)
+        figure = Figure(figsize=(6, 3), layout="constrained")
+        axes = figure.add_subplot()
+        axes.plot(
+            [t for t, _ in points], [p for _, p in points], marker="o", label=f"face track {row.face_index}"
+        )
+        axes.axhline(float(row.threshold), color="black", linestyle="--", label="threshold")
+        axes.set_ylim(0, 1)
+        axes.set_xlabel("time in the video (s)")
+        axes.set_ylabel("fake probability")
+        axes.set_title(
+            f"{Path(str(row.path)).name}: track {row.face_index} (mean {row.fake_probability:.3f})"
+        )
+        axes.legend(loc="upper right")
+        target = folder / f"{index:04d}_{Path(str(row.path)).stem}_track{row.face_index}.png"
+        figure.savefig(target, dpi=100)
+        written.append(target)
+    return written

@@ -40,17 +40,29 @@ def serving_signature() -> Any:
     inputs = Schema([ColSpec("string", "path", required=False), ColSpec("binary", "image", required=False)])
     outputs = Schema(
         [
+            ColSpec("long", "input_index"),
+            ColSpec("long", "face_index", required=False),
+            ColSpec("boolean", "face_found"),
+            ColSpec("string", "box", required=False),
+            ColSpec("string", "landmarks", required=False),
+            ColSpec("double", "detector_confidence", required=False),
             ColSpec("double", "fake_probability"),
             ColSpec("string", "prediction", required=False),
             ColSpec("double", "threshold"),
             ColSpec("string", "model_version"),
             ColSpec("string", "error", required=False),
+            ColSpec("double", "image_fake_probability", required=False),
+            ColSpec("string", "image_prediction", required=False),
+            ColSpec("long", "frames", required=False),
+            ColSpec("string", "track_scores", required=False),
             ColSpec("string", "regions", required=False),
             ColSpec("string", "explanation_png", required=False),
         ]
     )
     return ModelSignature(
-        inputs=inputs, outputs=outputs, params=ParamSchema([ParamSpec("explain", "boolean", False)])
+        inputs=inputs,
+        outputs=outputs,
+        params=ParamSchema([ParamSpec("explain", "boolean", False), ParamSpec("faces", "string", "auto")]),
     )
 
 

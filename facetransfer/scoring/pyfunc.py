@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import pandas as pd
 import yaml
 from mlflow.pyfunc import PythonModel
 
+from facetransfer.faces.face_settings import FaceSettings
 from facetransfer.inputs.preprocessing import Preprocessing
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class ServingSettings:
         preprocessing: the detector's input settings, as in training and evaluation.
         segmenter_version: the ``face-segmenter`` version whose weights came along (or ``None``).
         run_id: the MLflow run that trained the detector.
+        faces: the face geometry of the training crops, used to cut faces out of whole pictures
+            (FFHQ-style framing unless ingestion aligned the training images with other settings).
     """
 
     model_name: str
@@ -60,6 +63,7 @@ class ServingSettings:
     preprocessing: Preprocessing
     segmenter_version: str | None = None
     run_id: str | None = None
+    faces: FaceSettings = field(default_factory=FaceSettings)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``serving.json``)."""
@@ -70,6 +74,7 @@ class ServingSettings:
             "preprocessing": self.preprocessing.to_dict(),
             "segmenter_version": self.segmenter_version,
             "run_id": self.run_id,
+            "faces": self.faces.model_dump(mode="json"),
         }
 
     @classmethod
@@ -86,6 +91,7 @@ class ServingSettings:
             preprocessing=Preprocessing.from_dict(dict(values["preprocessing"])),
             segmenter_version=values.get("segmenter_version"),
             run_id=values.get("run_id"),
+            faces=FaceSettings.model_validate(values.get("faces") or {}),
         )
 
     @classmethod
@@ -124,7 +130,8 @@ def build_explainer(segmenter_folder: str | Path, detector: Any) -> Any:
 class ImageDetectorModel(PythonModel):
     """``predict(DataFrame of images) -> DataFrame of scores`` (``facetransfer.scoring.scorer``).
 
-    Params: ``explain`` (bool, default false) adds the region explanation of every image.
+    Params: ``explain`` (bool, default false) adds the region explanation of every face;
+    ``faces`` (``auto`` default, ``align``, ``off``) says how whole pictures are cut into faces.
     """
 
     scorer: Any = None
@@ -149,6 +156,7 @@ class ImageDetectorModel(PythonModel):
             threshold=settings.threshold,
             model_version=registered_version(settings_path.parent.parent, settings),
             explainer=build_explainer(segmenter, detector) if segmenter else None,
+            face_settings=settings.faces,
         )
         logger.info("loaded %s (threshold %.4f)", self.scorer.model_version, settings.threshold)
 
@@ -167,7 +175,7 @@ class ImageDetectorModel(PythonModel):
         # ScoringInputError is a ValueError; named for the reader: a malformed request, not an image.
         explain = _flag((params or {}).get("explain", False))
         try:
-            return self.scorer.score(model_input, explain=explain)
+            return self.scorer.score(model_input, explain=explain, faces=(params or {}).get("faces") or None)
         except (ScoringInputError, ValueError) as error:
             raise MlflowException.invalid_parameter_value(str(error)) from error
 

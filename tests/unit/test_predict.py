@@ -47,7 +47,12 @@ def test_one_bad_image_costs_no_other_its_score(registry: str, mixed_folder: Pat
     code, stdout, output = predict(registry, str(mixed_folder), "--root", str(tmp_path))
     assert code == 0, output
     frame = pd.read_csv(io.StringIO(stdout)).set_index("path")
-    assert list(frame.columns) == ["fake_probability", "prediction", "threshold", "model_version", "error"]
+    assert list(frame.columns) == [
+        "input_index", "face_index", "face_found", "box", "landmarks", "detector_confidence",
+        "fake_probability", "prediction", "threshold", "model_version", "error",
+        "image_fake_probability", "image_prediction", "frames", "track_scores",
+    ]  # fmt: skip
+    assert not frame["face_found"].any(), "random noise holds no face: scored whole, as before faces"
     bad = {Path(path).name: error for path, error in frame["error"].dropna().items()}
     assert sorted(bad) == ["cut.jpg", "notes.png"]
     assert all(name in error for name, error in bad.items()), bad  # each reason names its file

@@ -32,20 +32,20 @@ def relative_posix(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def is_image_name(name: str) -> bool:
-    """Whether a file name has one of the accepted image extensions (case-insensitive)."""
-    return name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+def is_image_name(name: str, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> bool:
+    """Whether a file name has one of ``extensions`` (case-insensitive) and is not hidden."""
+    return name.lower().endswith(extensions) and not name.startswith(".")
 
 
-def image_file_names(folder: Path) -> Iterator[str]:
+def image_file_names(folder: Path, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> Iterator[str]:
     """Paths (as strings) of the image files under ``folder``: recursive, hidden entries skipped."""
     for directory, subdirectories, files in os.walk(folder):
         subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
         for name in files:
-            if is_image_name(name):
+            if is_image_name(name, extensions):
                 yield os.path.join(directory, name)
 
 
-def list_image_files(folder: Path) -> list[Path]:
+def list_image_files(folder: Path, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[Path]:
     """Image files under ``folder`` (recursive, sorted, hidden files and folders skipped)."""
-    return sorted(Path(name) for name in image_file_names(folder))
+    return sorted(Path(name) for name in image_file_names(folder, extensions))
