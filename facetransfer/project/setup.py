@@ -2,7 +2,8 @@
 
 Idempotent (a second run changes nothing): git and DVC repositories, the DVC default remote,
 the data (pulled, or regenerated and verified against ``data.dvc``), the MLflow store and
-experiment, and the ZenML repository and stack.
+experiment, the ZenML repository and stack, and the answer to the local ZenML dashboard's account
+survey (no email, no news), so that the dashboard opens on the project's runs.
 
 Two modes:
 
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facetransfer.environment import quiet_third_party_telemetry
-from facetransfer.project.stack import STACK_NAME, ensure_stack, executable
+from facetransfer.project.stack import STACK_NAME, answer_dashboard_survey, ensure_stack, executable
 from facetransfer.project.team_stack import ensure_team_stack
 
 if TYPE_CHECKING:
@@ -95,6 +96,8 @@ def setup_project(
         prefixes = (team.s3.mlflow_prefix, team.s3.zenml_prefix, team.s3.dvc_prefix)
         report.bucket = f"s3://{team.s3.bucket} ({', '.join(f'{p}/' for p in prefixes)}: MLflow, ZenML, DVC)"
         report.actions += stack_actions
+    if survey := answer_dashboard_survey(root):  # the dashboard opens on the runs, not a survey
+        report.actions.append(survey)
     return report
 
 
@@ -133,6 +136,8 @@ def describe(report: SetupReport) -> str:
         *([f"team bucket:    {report.bucket}"] if report.bucket else []),
         *(f"done:           {action}" for action in report.actions),
         "next:           zenml pipeline run pipelines.transfer_pipeline -c zenml_config.yaml",
+        "then look:      facetransfer ui (MLflow); zenml login --local, then "
+        "http://127.0.0.1:8237/projects/default/runs (ZenML)",
     ]
     return "\n".join(lines)
 

@@ -3,7 +3,8 @@
 ``facetransfer-local``: the default local orchestrator and artifact store, an MLflow experiment
 tracker on the project's MLflow store (``facetransfer.tracking.store``) and an MLflow model
 registry, so the ZenML steps, the ``facetransfer`` CLI and ``mlflow ui`` see the same runs. The team
-stacks (``facetransfer.project.team_stack``) are built with the same helpers.
+stacks (``facetransfer.project.team_stack``) are built with the same helpers. On a local store,
+``answer_dashboard_survey`` lets ZenML's dashboard open on the runs instead of its account survey.
 
 Every function creates what is missing, updates what differs and reports one line per change,
 so a second run reports nothing. ZenML is imported inside the functions only.
@@ -165,6 +166,36 @@ def validate_stack(client: Client, name: str) -> str | None:
     except (StackValidationError, RuntimeError, ValueError) as error:
         raise StackSetupError(f"stack {name} is not valid: {error}") from error
     return None
+
+
+def answer_dashboard_survey(root: Path) -> str | None:
+    """Let the local ZenML dashboard open on the page asked for, not on its account survey.
+
+    ZenML's dashboard sends every page to its survey ("Add your account details", news box ticked)
+    while the user's ``email_opted_in`` is unset or their metadata lacks
+    ``FINISHED_ONBOARDING_SURVEY_KEY``. This records the answer of a person who skips both: no
+    email, ``email_opted_in=False`` (ZenML's "skipped"), survey finished. An answer already given
+    is kept. Only on a local store or local server: on a shared server each person answers for
+    their own account.
+
+    Returns:
+        What was done, or ``None`` when nothing was needed.
+    """
+    from zenml.constants import FINISHED_ONBOARDING_SURVEY_KEY
+
+    client = open_client(root, [])
+    if not client.zen_store.is_local_store():
+        return None
+    user = client.get_user(client.active_user.id)  # fresh: ``active_user`` is cached per process
+    metadata = user.user_metadata
+    if user.email_opted_in is not None and metadata.get(FINISHED_ONBOARDING_SURVEY_KEY):
+        return None
+    client.update_user(
+        user.id,
+        updated_email_opt_in=False if user.email_opted_in is None else None,
+        updated_metadata={**metadata, FINISHED_ONBOARDING_SURVEY_KEY: True},
+    )
+    return f"answered the ZenML dashboard's account survey for user {user.name}: no email, no news"
 
 
 def ensure_stack(root: Path, tracking_uri: str) -> list[str]:
