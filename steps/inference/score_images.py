@@ -6,7 +6,7 @@ import mlflow
 import pandas as pd
 from zenml import step
 
-from facetransfer.workflow.inference import score_folder
+from facetransfer.scoring.batch import score_folder
 from steps.context import project_root
 
 
