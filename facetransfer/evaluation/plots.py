@@ -1,7 +1,9 @@
-"""Evaluation plots: confusion matrices, ROC curves, segmentation overlays.
+"""Evaluation plots: confusion matrices, ROC curves, segmentation overlays, robustness curves.
 
 Figures are built with ``matplotlib.figure.Figure`` directly (not pyplot), so nothing selects a
 GUI backend or keeps global figure state; ``save_figure`` renders PNG with the Agg canvas.
+Numbers written on heatmap cells (``annotate_cells``) are white on dark cells and black on light
+ones, chosen from each cell's colour, so they stay readable at both ends of a colour map.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from facetransfer.classes import ClassScheme
@@ -21,6 +25,47 @@ from facetransfer.classes import ClassScheme
 logger = logging.getLogger(__name__)
 
 DETECTION_CLASS_NAMES = ("real", "fake")
+
+METRIC_LABELS = {"roc_auc": "ROC-AUC", "average_precision": "average precision", "f1": "F1"}
+"""Axis labels of the metrics that figures plot (others are shown by their key)."""
+
+CHANCE_ROC_AUC = 0.5
+
+# Relative luminance at which black and white text have the same contrast ratio (WCAG 2):
+# (L + 0.05) / 0.05 == 1.05 / (L + 0.05)  <=>  L = sqrt(1.05 * 0.05) - 0.05.
+_EQUAL_CONTRAST_LUMINANCE = (1.05 * 0.05) ** 0.5 - 0.05
+
+
+def relative_luminance(rgba: Sequence[float] | np.ndarray) -> float:
+    """WCAG relative luminance (0: black, 1: white) of an sRGB colour given as floats in [0, 1]."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3]]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def text_colour_on(rgba: Sequence[float] | np.ndarray) -> str:
+    """``"white"`` on a dark background colour, ``"black"`` on a light one (whichever contrasts more)."""
+    return "white" if relative_luminance(rgba) < _EQUAL_CONTRAST_LUMINANCE else "black"
+
+
+def annotate_cells(axes: Axes, image: AxesImage, texts: np.ndarray, **text_options: Any) -> None:
+    """Write ``texts[row, col]`` in the centre of each heatmap cell, white or black by the cell's colour.
+
+    Args:
+        axes: the axes holding ``image``.
+        image: the heatmap (``imshow`` of a 2-D array, whose colour map and norm give each cell's colour).
+        texts: one string per cell, same shape as the image's array; empty strings are skipped.
+        **text_options: passed to ``Axes.text`` (font size, for example).
+    """
+    values = image.get_array()
+    if values is None:
+        raise ValueError("the heatmap holds no data to annotate")
+    colours = image.to_rgba(values)
+    if texts.shape != colours.shape[:2]:
+        raise ValueError(f"{texts.shape} cell texts for a heatmap of {colours.shape[:2]} cells")
+    for (row, col), text in np.ndenumerate(texts):
+        if text:
+            colour = text_colour_on(colours[row, col])
+            axes.text(col, row, text, ha="center", va="center", color=colour, **text_options)
 
 
 def detection_confusion_matrix(metrics: Mapping[str, Any]) -> np.ndarray:
@@ -49,9 +94,10 @@ def confusion_matrix_figure(
     image = axes.imshow(fractions, cmap="Blues", vmin=0.0, vmax=1.0)
     figure.colorbar(image, ax=axes, fraction=0.046, label="fraction of true class")
     if len(labels) <= 6:
+        texts = np.empty(matrix.shape, dtype=object)
         for (row, col), count in np.ndenumerate(matrix):
-            colour = "white" if fractions[row, col] > 0.5 else "black"
-            axes.text(col, row, f"{count}\n{fractions[row, col]:.1%}", ha="center", va="center", color=colour)
+            texts[row, col] = f"{count}\n{fractions[row, col]:.1%}"
+        annotate_cells(axes, image, texts)
     axes.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 6 else 0)
     axes.set_yticks(range(len(labels)), labels)
     axes.set_xlabel("predicted")
@@ -148,9 +194,12 @@ def robustness_figure(
 ) -> Figure:
     """One line per model: ``metric`` on the clean test split and under each perturbation.
 
+    For ROC-AUC the chance level (0.5, a detector that guesses) is drawn and named in the legend,
+    so a curve that falls to it reads as "the detector no longer separates real from fake".
+
     Args:
         curves: model name → (``"clean"`` and perturbation names → value), in plotting order.
-        metric: the metric plotted (axis label).
+        metric: the metric plotted (y axis, named by ``METRIC_LABELS``).
         title: figure title.
     """
     names = list(dict.fromkeys(name for values in curves.values() for name in values))
@@ -159,10 +208,19 @@ def robustness_figure(
     for model, values in curves.items():
         axes.plot(range(len(names)), [values.get(n, np.nan) for n in names], marker="o", label=model)
     axes.set_xticks(range(len(names)), names, rotation=30, ha="right")
-    axes.set_ylabel(metric)
+    label = METRIC_LABELS.get(metric, metric)
+    axes.set_xlabel("test split: clean, then each perturbation")
+    axes.set_ylabel(f"{label} (test split)")
     axes.set_ylim(0.0, 1.02)
-    axes.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    if metric == "roc_auc":
+        axes.axhline(
+            CHANCE_ROC_AUC,
+            color="grey",
+            linestyle="--",
+            linewidth=1,
+            label=f"chance (ROC-AUC {CHANCE_ROC_AUC})",
+        )
     axes.grid(alpha=0.3)
-    axes.legend(fontsize="small")
+    axes.legend(fontsize="small", loc="lower left")
     axes.set_title(title)
     return figure

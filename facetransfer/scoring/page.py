@@ -1,4 +1,10 @@
-"""The review page of ``facetransfer serve``: one self-contained HTML document (no external assets)."""
+"""The review page of ``facetransfer serve``: one self-contained HTML document (no external assets).
+
+Results are listed in upload order: each chosen file gets its card, with the uploaded picture
+(an object URL of the file, so it shows with or without an explanation), the moment it is
+chosen; the answer fills that card in, whichever request finishes first. Region contributions
+are written with three decimals, an effect under 0.0005 as ``0.000``, as in the figures.
+"""
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -18,9 +24,15 @@ PAGE = """<!doctype html>
   .decision.fake { background: #fde2e1; color: #a61b1b; }
   .decision.real { background: #e1f5e3; color: #1b6e2a; }
   .error { color: #a61b1b; }
+  .pending { color: #555; }
+  .face h3 { font-size: .95rem; margin: .6rem 0 .2rem; }
+  .upload { max-height: 12rem; max-width: 100%; display: block; margin: .4rem 0; border-radius: 4px; }
   .overlay { max-width: 100%; margin-top: .5rem; }
-  table.regions { border-collapse: collapse; font-size: .85rem; margin-top: .4rem; }
+  table.regions { border-collapse: collapse; font-size: .9rem; margin-top: .4rem; }
+  table.regions th { text-align: left; font-weight: normal; color: #555; padding: .1rem .6rem; }
   table.regions td { padding: .1rem .6rem; border-bottom: 1px solid #eee; }
+  table.regions td.value { text-align: right; font-family: ui-monospace, monospace; }
+  table.regions td.negligible { color: #999; }
 </style>
 </head>
 <body>
@@ -42,63 +54,142 @@ fetch("api/model").then(r => r.json()).then(m => {
     `${m.input_mode} ${m.image_size} px, up to ${m.max_files} files of ` +
     `${(m.max_upload_bytes / 1048576).toFixed(0)} MB`;
 });
-function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
-function render(result) {
+function cell(text, className) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+// Three decimals, as in the figures; an effect under 0.0005 reads 0.000 (no sign).
+function contribution(value) {
+  const rounded = Math.round(value * 1000) / 1000;
+  return rounded === 0 ? "0.000" : (rounded > 0 ? "+" : "") + rounded.toFixed(3);
+}
+let uploaded = 0;
+// A card per file, added in the order the files were chosen, before any answer comes back:
+// the list stays in upload order whatever order the requests finish in.
+function placeholder(file) {
   const card = document.createElement("div");
   card.className = "result";
-  card.dataset.name = result.name;
+  card.dataset.name = file.name;
+  card.dataset.upload = String(uploaded++);
   const title = document.createElement("h2");
-  title.textContent = result.name;
+  title.textContent = file.name;
   card.appendChild(title);
-  if (result.error) {
-    const p = document.createElement("p");
-    p.className = "error";
-    p.textContent = result.error;
-    card.appendChild(p);
-    return card;
+  const video = file.type.startsWith("video/");
+  const picture = document.createElement(video ? "video" : "img");
+  picture.className = "upload";
+  picture.src = URL.createObjectURL(file);
+  if (video) {
+    picture.controls = true;
+    picture.muted = true;
+  } else {
+    picture.alt = "uploaded image " + file.name;
+    // Decoded once loaded: the object URL can go (it would hold the file until the page closes).
+    picture.addEventListener("load", () => URL.revokeObjectURL(picture.src));
   }
-  const line = document.createElement("p");
-  line.innerHTML = `fake probability <span class="score"></span> &rarr; <span class="decision"></span>` +
-    ` (threshold <span class="threshold"></span>, model <span class="version"></span>)`;
-  line.querySelector(".score").textContent = result.fake_probability.toFixed(6);
-  const decision = line.querySelector(".decision");
-  decision.textContent = result.prediction;
-  decision.classList.add(result.prediction);
-  line.querySelector(".threshold").textContent = result.threshold.toFixed(4);
-  line.querySelector(".version").textContent = result.model_version;
-  card.appendChild(line);
-  if (result.explanation_png) {
-    const img = document.createElement("img");
-    img.className = "overlay";
-    img.alt = "region explanation of " + result.name;
-    img.src = "data:image/png;base64," + result.explanation_png;
-    card.appendChild(img);
-    const table = document.createElement("table");
-    table.className = "regions";
-    for (const [region, value] of Object.entries(result.regions)) {
-      const tr = document.createElement("tr");
-      tr.appendChild(cell(region));
-      tr.appendChild(cell((value >= 0 ? "+" : "") + value.toFixed(4)));
-      table.appendChild(tr);
-    }
-    card.appendChild(table);
-  }
+  picture.addEventListener("error", () => { picture.hidden = true; URL.revokeObjectURL(picture.src); });
+  card.appendChild(picture);
+  const pending = document.createElement("p");
+  pending.className = "pending";
+  pending.textContent = "scoring...";
+  card.appendChild(pending);
   return card;
 }
-async function score(files) {
+function fail(card, message) {
+  card.querySelector(".pending")?.remove();
+  const p = document.createElement("p");
+  p.className = "error";
+  p.textContent = message;
+  card.appendChild(p);
+}
+// The results of one upload: one per face found (or one for the upload scored whole).
+function fill(card, found) {
+  if (!found.length) { fail(card, "no result for this file"); return; }
+  card.querySelector(".pending").remove();
+  for (const result of found) {
+    const section = document.createElement("div");
+    section.className = "face";
+    card.appendChild(section);
+    if (found.length > 1 && result.face_index !== null && result.face_index !== undefined) {
+      const heading = document.createElement("h3");
+      heading.textContent = `face ${result.face_index}`;
+      section.appendChild(heading);
+    }
+    if (result.error) { fail(section, result.error); continue; }
+    const line = document.createElement("p");
+    line.innerHTML = `fake probability <span class="score"></span> &rarr; <span class="decision"></span>` +
+      ` (threshold <span class="threshold"></span>, model <span class="version"></span>)`;
+    line.querySelector(".score").textContent = result.fake_probability.toFixed(6);
+    const decision = line.querySelector(".decision");
+    decision.textContent = result.prediction;
+    decision.classList.add(result.prediction);
+    line.querySelector(".threshold").textContent = result.threshold.toFixed(4);
+    line.querySelector(".version").textContent = result.model_version;
+    section.appendChild(line);
+    if (result.explanation_png) {
+      const img = document.createElement("img");
+      img.className = "overlay";
+      img.alt = "region explanation of " + result.name;
+      img.src = "data:image/png;base64," + result.explanation_png;
+      section.appendChild(img);
+    }
+    if (result.regions) section.appendChild(regionTable(result.regions));
+  }
+}
+function regionTable(regions) {
+  const table = document.createElement("table");
+  table.className = "regions";
+  const head = document.createElement("tr");
+  for (const text of ["region", "fake probability lost without it"]) {
+    const th = document.createElement("th");
+    th.textContent = text;
+    head.appendChild(th);
+  }
+  table.appendChild(head);
+  for (const [region, value] of Object.entries(regions)) {
+    const tr = document.createElement("tr");
+    const shown = contribution(value);
+    tr.appendChild(cell(region));
+    tr.appendChild(cell(shown, shown === "0.000" ? "value negligible" : "value"));
+    table.appendChild(tr);
+  }
+  return table;
+}
+async function score(chosen) {
+  const files = Array.from(chosen);
   if (!files.length) return;
+  const cards = files.map(file => results.appendChild(placeholder(file)));
+  cards[0].scrollIntoView({ block: "nearest" });
   const form = new FormData();
   for (const file of files) form.append("files", file, file.name);
   const explain = document.getElementById("explain").checked;
   statusLine.textContent = `scoring ${files.length} image(s)...`;
-  const response = await fetch(`api/score?explain=${explain}`, { method: "POST", body: form });
-  const body = await response.json();
-  if (!response.ok) { statusLine.textContent = `refused: ${body.detail}`; return; }
+  let response, body;
+  try {
+    response = await fetch(`api/score?explain=${explain}`, { method: "POST", body: form });
+    body = await response.json();
+  } catch (error) {
+    statusLine.textContent = `no answer from the server: ${error}`;
+    for (const card of cards) fail(card, "not scored: no answer from the server");
+    return;
+  }
+  if (!response.ok) {
+    statusLine.textContent = `refused: ${body.detail}`;
+    for (const card of cards) fail(card, `refused: ${body.detail}`);
+    return;
+  }
   statusLine.textContent = `scored ${body.results.length} image(s) with ${body.model_version}`;
-  for (const result of body.results) results.prepend(render(result));
+  // Each result names the upload it comes from (input_index); rows without it are one per file.
+  const perUpload = cards.map(() => []);
+  body.results.forEach((result, i) => perUpload[result.input_index ?? i]?.push(result));
+  perUpload.forEach((found, i) => fill(cards[i], found));
 }
 const drop = document.getElementById("drop");
-document.getElementById("files").addEventListener("change", e => score(e.target.files));
+document.getElementById("files").addEventListener("change", e => {
+  score(e.target.files);
+  e.target.value = "";
+});
 drop.addEventListener("dragover", e => { e.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", e => {

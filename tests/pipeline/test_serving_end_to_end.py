@@ -3,7 +3,7 @@
 The shared trained project (``conftest.py``) gives a real MLflow store whose
 ``deepfake-detector@champion`` was registered by the pipeline. Servers run as the user would
 start them (``mlflow models serve``, ``facetransfer serve``) on 127.0.0.1 and get real requests;
-where Chromium is installed, a headless browser uploads an image on the review page.
+where Chromium is installed, a headless browser uploads two images on the review page.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pandas as pd
@@ -173,18 +174,28 @@ def test_review_page_and_api_give_the_scores_of_predict(
         assert refused.status_code == 415
         if _chromium() is None:
             pytest.skip("no chromium here: the browser half of this test needs Debian's chromium package")
-        shown = upload_in_headless_chromium(base + "/", Path(predicted.index[0]), tmp_path)
+        # Two uploads, one request each, the second chosen while the first is still being scored.
+        chosen = [Path(predicted.index[0]), Path(predicted.index[2])]
+        cards = upload_in_headless_chromium(base + "/", chosen, tmp_path)
+    shown = cards[0]
     assert float(shown["score"]) == pytest.approx(predicted["fake_probability"].iloc[0], abs=1e-6)
     assert shown["decision"] == predicted["prediction"].iloc[0]
     assert shown["overlay"].startswith("data:image/png;base64,")
     assert shown["version"].startswith("deepfake-detector/")
+    assert [card["name"] for card in cards] == [path.name for path in chosen]  # upload order
+    assert float(cards[1]["score"]) == pytest.approx(predicted["fake_probability"].iloc[2], abs=1e-6)
+    for card in cards:  # the uploaded picture itself, from the browser's copy of the file
+        assert card["upload"].startswith("blob:") and card["upload_width"] > 0
 
 
-def upload_in_headless_chromium(url: str, image: Path, workdir: Path) -> dict[str, str]:
-    """Open ``url`` in headless Chromium, choose ``image`` in the page's file input, read the result.
+def upload_in_headless_chromium(url: str, images: Sequence[Path], workdir: Path) -> list[dict[str, Any]]:
+    """Open ``url`` in headless Chromium, choose each of ``images`` in turn, read the result cards.
 
-    Drives the browser over the DevTools protocol (websocket-client): the file is set on the
-    ``<input type=file>`` as a person choosing it would (the page sees a ``change`` event).
+    Drives the browser over the DevTools protocol (websocket-client): each file is set on the
+    ``<input type=file>`` as a person choosing it would (the page sees a ``change`` event and
+    sends one request per file), without waiting for the previous answer. Returns one dict per
+    card on the page, top to bottom: name, score, decision, version, overlay ``src``, the
+    uploaded picture's ``src`` and its decoded width.
     """
     import websocket
 
@@ -231,18 +242,30 @@ def upload_in_headless_chromium(url: str, image: Path, workdir: Path) -> dict[st
         )
         root = call("DOM.getDocument")["root"]["nodeId"]
         node = call("DOM.querySelector", nodeId=root, selector="#files")["nodeId"]
-        call("DOM.setFileInputFiles", nodeId=node, files=[str(image)])
-        _until(lambda: evaluate("!!document.querySelector('.result img.overlay')"), timeout=120)
+        for image in images:
+            call("DOM.setFileInputFiles", nodeId=node, files=[str(image)])
+        _until(
+            lambda: evaluate(
+                f"document.querySelectorAll('.result').length === {len(images)}"
+                " && !document.querySelector('.result .pending')"
+                " && [...document.querySelectorAll('.result img.upload')].every(i => i.complete)"
+            ),
+            timeout=120,
+        )
         shown = evaluate(
-            "({score: document.querySelector('.result .score').textContent,"
-            " decision: document.querySelector('.result .decision').textContent,"
-            " version: document.querySelector('.result .version').textContent,"
-            " overlay: document.querySelector('.result img.overlay').src})"
+            "[...document.querySelectorAll('.result')].map(card => ({"
+            " name: card.dataset.name,"
+            " score: card.querySelector('.score')?.textContent,"
+            " decision: card.querySelector('.decision')?.textContent,"
+            " version: card.querySelector('.version')?.textContent,"
+            " overlay: card.querySelector('img.overlay')?.src ?? '',"
+            " upload: card.querySelector('img.upload')?.src ?? '',"
+            " upload_width: card.querySelector('img.upload')?.naturalWidth ?? 0}))"
         )
         screenshot = call("Page.captureScreenshot", format="png")["data"]
         (workdir / "review_page.png").write_bytes(base64.b64decode(screenshot))
         socket_.close()
-        assert isinstance(shown, dict)
+        assert isinstance(shown, list)
         return shown
     finally:
         os.killpg(browser.pid, signal.SIGTERM)

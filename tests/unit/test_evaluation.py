@@ -23,11 +23,13 @@ from facetransfer.evaluation import (
     evaluate_segmenter,
     grouped_detection_metrics,
     predict_scores,
+    robustness_figure,
     roc_curves_figure,
     save_figure,
     segmentation_examples,
     segmentation_overlay_figure,
 )
+from facetransfer.evaluation.plots import text_colour_on
 from facetransfer.inputs.datasets import SegmentationDataset
 from facetransfer.inputs.preprocessing import Preprocessing
 from facetransfer.models import build_detector, build_segmenter
@@ -203,3 +205,39 @@ def test_roc_and_confusion_figures(tmp_path: Path) -> None:
     assert save_figure(confusion_matrix_figure(matrix, title="test"), tmp_path / "cm.png").stat().st_size > 0
     with pytest.raises(ValueError, match="does not match"):
         confusion_matrix_figure(matrix, labels=("a", "b", "c"))
+
+
+@pytest.mark.parametrize(
+    ("background", "text"),
+    [
+        ((0, 0, 0, 1), "white"),
+        ((0.03, 0.19, 0.42, 1), "white"),
+        ((1, 1, 1, 1), "black"),
+        ((0.97, 0.98, 1, 1), "black"),
+    ],
+)
+def test_cell_text_is_white_on_dark_and_black_on_light_colours(background: tuple, text: str) -> None:
+    assert text_colour_on(background) == text
+
+
+def test_confusion_matrix_counts_read_on_dark_and_light_cells() -> None:
+    figure = confusion_matrix_figure(np.array([[95, 5], [40, 60]]))
+    colours = {text.get_text().split("\n")[0]: text.get_color() for text in figure.axes[0].texts}
+    # By the cell's luminance, not by "fraction > 0.5": black reads better on the mid blue of 60 %.
+    assert colours == {"95": "white", "5": "black", "40": "black", "60": "black"}
+
+
+def test_robustness_plot_names_its_axes_and_the_chance_line() -> None:
+    curves = {"mobilenet-last": {"clean": 0.95, "jpeg": 0.9}, "champion v1": {"clean": 0.9, "blur": 0.6}}
+    axes = robustness_figure(curves, metric="roc_auc", title="robust").axes[0]
+
+    assert axes.get_ylabel() == "ROC-AUC (test split)"
+    assert "perturbation" in axes.get_xlabel()
+    handles, labels = axes.get_legend_handles_labels()
+    assert labels == ["mobilenet-last", "champion v1", "chance (ROC-AUC 0.5)"]
+    assert list(handles[-1].get_ydata()) == [0.5, 0.5]
+    assert [label.get_text() for label in axes.get_xticklabels()] == ["clean", "jpeg", "blur"]
+    f1_axes = robustness_figure(curves, metric="f1").axes[0]  # no chance level drawn for F1
+    assert f1_axes.get_ylabel() == "F1 (test split)" and "chance" not in str(
+        f1_axes.get_legend_handles_labels()
+    )

@@ -169,7 +169,9 @@ def test_predict_command_writes_scores_and_explanations(registry: MlflowClient, 
     assert result.exit_code == 0, result.output
     scores = pd.read_parquet(output)
     assert list(scores.columns) == [
-        "path", "fake_probability", "prediction", "threshold", "model_version", "error", "explanation",
+        "path", "input_index", "face_index", "face_found", "box", "landmarks", "detector_confidence",
+        "fake_probability", "prediction", "threshold", "model_version", "error",
+        "image_fake_probability", "image_prediction", "frames", "track_scores", "explanation",
     ]  # fmt: skip
     broken = scores.set_index(scores["path"].map(lambda p: Path(p).name)).loc["b.png"]
     assert "b.png" in broken["error"] and pd.isna(broken["explanation"])
@@ -260,3 +262,22 @@ def test_versions_registered_before_serving_models_load_for_the_champion_check_o
     mlflow_client.set_registered_model_alias("legacy-detector", "champion", version.version)
     with pytest.raises(LookupError, match=r"pickled mlflow\.pytorch model registered before"):
         load_scoring_model("legacy-detector", "champion", mlflow.get_tracking_uri())
+
+
+def test_review_page_lists_uploads_in_order_with_their_pictures() -> None:
+    from facetransfer.scoring.page import PAGE
+
+    script = PAGE.split("<script>")[1].split("</script>")[0]
+    # One card per file, appended when the file is chosen (upload order); each answer fills the
+    # card of the upload it names (input_index), whatever order the requests finish in.
+    assert "files.map(file => results.appendChild(placeholder(file)))" in script
+    assert "perUpload[result.input_index ?? i]?.push(result)" in script
+    assert "perUpload.forEach((found, i) => fill(cards[i], found))" in script
+    assert "prepend" not in script
+    # Each card shows the uploaded file itself, explained or not.
+    placeholder = script[script.index("function placeholder") : script.index("function fail")]
+    assert 'createElement(video ? "video" : "img")' in placeholder
+    assert "URL.createObjectURL(file)" in placeholder and 'className = "upload"' in placeholder
+    # Region values with three decimals, as in the figures.
+    contribution = script[script.index("function contribution") : script.index("let uploaded")]
+    assert "toFixed(3)" in contribution and '"0.000"' in contribution
