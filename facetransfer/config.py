@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from facetransfer.classes import CLASS_SCHEMES
 from facetransfer.evaluation.robustness import PERTURBATIONS, validate_perturbations
+from facetransfer.faces.face_settings import FaceSettings
 from facetransfer.imaging.checks import DEFAULT_MAX_IMAGE_PIXELS
 from facetransfer.ingestion.sources import SourceConfig, parse_sources
 from facetransfer.models import BACKBONES, VARIANTS
@@ -203,11 +204,16 @@ class PromotionSettings(BaseModel):
 
 
 class RunConfig(BaseModel):
-    """All parameters of one ``transfer_pipeline`` run (the YAML ``parameters:`` block)."""
+    """All parameters of one ``transfer_pipeline`` run (the YAML ``parameters:`` block).
+
+    ``faces`` is the one ``FaceSettings`` of a run: every ``faces: align`` detection source, real
+    and generated alike, is cut into face crops with it.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     data: DataSettings
+    faces: FaceSettings = Field(default_factory=FaceSettings)
     validation: ValidationBounds = Field(default_factory=ValidationBounds)
     segmenter: ModelTrainingSettings = Field(default_factory=ModelTrainingSettings)
     detector: ModelTrainingSettings = Field(default_factory=ModelTrainingSettings)

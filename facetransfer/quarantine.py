@@ -29,3 +29,7 @@ class QuarantineCheck(StrEnum):
     TARGET_MISMATCH = "target_mismatch"
     INVALID_FILE_NAME = "invalid_file_name"
     EXIF_ORIENTATION = "exif_orientation"
+    NO_FACE = "no_face"
+    """``faces: align`` source: the detector found no face in the picture."""
+    FACE_TOO_SMALL = "face_too_small"
+    """``faces: align`` source: the only faces found are under ``faces.min_face_size``."""

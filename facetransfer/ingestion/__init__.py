@@ -4,6 +4,8 @@
 * ``readers``: one module per format (mut1ny, celebamask_hq, artifact, ffhq, folder) and
   ``read_source``; ``hashing`` and ``inspection`` hash and cache files (headers before pixels,
   through ``facetransfer.imaging``); ``file_names`` sets aside names that are not UTF-8.
+* ``face_crops``: ``faces: align`` sources cut into aligned face crops (``facetransfer.faces``),
+  cached by picture content and face settings.
 * ``manifest``: ``build_manifest`` (quarantine, duplicates, ``splitting``'s leakage-free splits).
 * ``versioning`` and ``add_generator``: DVC tracking of ``data/``.
 

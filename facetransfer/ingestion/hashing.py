@@ -162,11 +162,13 @@ def source_fingerprints(manifest: object) -> dict[str, str]:
 
     The fingerprint covers what training sees (image hash, mask hash, label, generator) and
     not where the files are, so it is the same on every machine and changes exactly when a
-    source's content does.
+    source's content does. Face crops (``faces: align``) count by the picture they were cut from
+    (``source_sha256``, one line per picture), so the data identity follows the source files and
+    not the crops' settings.
 
     Args:
         manifest: a manifest ``pandas.DataFrame`` (columns ``source``, ``sha256``, ``label``,
-            ``generator`` and optionally ``mask_sha256``).
+            ``generator`` and optionally ``mask_sha256``, ``source_sha256`` and ``source_path``).
 
     Returns:
         ``{source: hex digest}`` sorted by source name.
@@ -176,6 +178,11 @@ def source_fingerprints(manifest: object) -> dict[str, str]:
     frame = manifest if isinstance(manifest, pd.DataFrame) else pd.DataFrame(manifest)
     if frame.empty:
         return {}
+    if "source_sha256" in frame and frame["source_sha256"].notna().any():
+        crops = frame["source_sha256"].notna()
+        frame = frame[~crops | ~frame.duplicated(["source", "source_path"])]  # one line per picture
+        picture_hashes = frame["source_sha256"].where(frame["source_sha256"].notna(), frame["sha256"])
+        frame = frame.assign(sha256=picture_hashes)
     masks = frame["mask_sha256"] if "mask_sha256" in frame else pd.Series("", index=frame.index)
     lines = (
         frame["sha256"].astype(str)

@@ -1,10 +1,10 @@
 """Build the manifest: every configured source → one checked, de-duplicated, split table.
 
-Manifest columns (one row per image):
+Manifest columns (one row per image; for a ``faces: align`` source, one row per face crop):
 
 =============== ==========================================================================
-``path``        absolute path of the image
-``sha256``      hex SHA-256 of the image file
+``path``        absolute path of the image (``faces: align``: of the aligned face crop)
+``sha256``      hex SHA-256 of the image file (``faces: align``: of the crop file)
 ``label``       0 real, 1 generated
 ``source``      real source or generator folder the image comes from (stratum of the split)
 ``generator``   generator name for generated images, ``None`` for real ones
@@ -16,7 +16,17 @@ Manifest columns (one row per image):
 ``mask_scheme`` class scheme of the mask (``mut1ny14`` / ``mut1ny11``)
 ``mask_sha256`` hex SHA-256 of the mask file
 ``dataset``     name of the source configuration entry the row came from
+``source_path`` ``faces: align``: the picture the crop was cut from, else ``None``
+``source_sha256`` ``faces: align``: hex SHA-256 of that picture (crops of one picture share a split)
+``face_index``  ``faces: align``: 0, 1, ... per picture, most confident face first
+``face_box``    ``faces: align``: JSON ``[x, y, width, height]`` of the detector's box
+``face_landmarks`` ``faces: align``: JSON 5 x 2 ``(x, y)``: eyes, nose, mouth corners
+``face_confidence`` ``faces: align``: the detector's confidence
 =============== ==========================================================================
+
+Boxes and landmarks are in pixels of the picture as decoded (EXIF orientation applied);
+``width``/``height``/``mode`` of a crop row are the crop's (``faces.crop_size``, ``RGB``). The
+data fingerprint follows the source files, not the crops (``hashing.source_fingerprints``).
 
 Identical files found in several places are kept (each row is a real file) and always share a
 split; identical files that disagree on the label are quarantined (``label_conflict``), because
@@ -34,8 +44,10 @@ from typing import Any
 
 import pandas as pd
 
+from facetransfer.faces.face_settings import FaceSettings
 from facetransfer.imaging.checks import DEFAULT_MAX_IMAGE_PIXELS
 from facetransfer.ingestion.errors import SourceConfigError, SourceNotFoundError
+from facetransfer.ingestion.face_crops import face_cropper_for
 from facetransfer.ingestion.file_names import printable_path
 from facetransfer.ingestion.hashing import FileFactCache, data_fingerprint, source_fingerprints
 from facetransfer.ingestion.inspection import Inspector
@@ -61,8 +73,15 @@ MANIFEST_COLUMNS = (
     "mask_scheme",
     "mask_sha256",
     "dataset",
+    "source_path",
+    "source_sha256",
+    "face_index",
+    "face_box",
+    "face_landmarks",
+    "face_confidence",
 )
 QUARANTINE_COLUMNS = ("path", "source", "check", "reason")
+_OPTIONAL_NUMBERS: dict[str, type] = {"face_index": int, "face_confidence": float}
 
 
 @dataclass
@@ -114,6 +133,7 @@ def build_manifest(
     seed: int = 0,
     cache_dir: str | Path | None = None,
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    faces: FaceSettings | None = None,
 ) -> ManifestResult:
     """Read, check, hash, de-duplicate and split every source.
 
@@ -124,9 +144,12 @@ def build_manifest(
             later ``facetransfer.ingestion.splitting.assign_splits``.
         seed: split seed.
         cache_dir: folder for the file-fact cache (re-ingest reads no unchanged file) and for
-            derived files such as merged CelebAMask-HQ masks; ``None``: nothing persists
-            (CelebAMask-HQ sources then fail with a message asking for one).
+            derived files such as merged CelebAMask-HQ masks and face crops; ``None``: nothing
+            persists (CelebAMask-HQ and ``faces: align`` sources then fail with a message asking
+            for one).
         max_image_pixels: decompression-bomb limit; larger images are quarantined.
+        faces: how ``faces: align`` sources are cut into face crops (the run's ``faces:``
+            block, one for every source); ``None``: ``FaceSettings()`` defaults.
 
     Returns:
         The manifest, the quarantine table and the report.
@@ -134,7 +157,8 @@ def build_manifest(
     Raises:
         SourceNotFoundError: one or more source folders do not exist (all are named; nothing
             is read before this check).
-        SourceConfigError: duplicate source names, or two sources yielding the same ``source``.
+        SourceConfigError: duplicate source names, two sources yielding the same ``source``, or
+            ``faces: align`` sources without a ``cache_dir`` (or with one inside a source folder).
         SourceLayoutError: a source lacks what its format requires.
     """
     from facetransfer.ingestion.readers import read_source
@@ -142,6 +166,7 @@ def build_manifest(
     configs = parse_sources(list(sources))
     ratios = validate_ratios(split_ratios) if split_ratios is not None else None
     _check_sources_exist(configs, root)
+    cropper = face_cropper_for(configs, root, cache_dir, faces, max_image_pixels=max_image_pixels)
     rows: list[ManifestRow] = []
     quarantine: list[QuarantineEntry] = []
     source_reports: dict[str, Any] = {}
@@ -150,6 +175,10 @@ def build_manifest(
         for config in configs:
             derived = Path(cache_dir) / "derived" / config.name if cache_dir is not None else None
             result = read_source(config, root, inspector=inspector, derived_dir=derived)
+            if config.faces == "align" and cropper is not None:
+                crops, no_crop, counts = cropper.crop_rows(result.rows)
+                result.rows, result.quarantine = crops, [*result.quarantine, *no_crop]
+                result.report["faces"] = counts
             logger.info(
                 "source %s: %d images, %d quarantined", config.name, len(result.rows), len(result.quarantine)
             )
@@ -172,6 +201,7 @@ def build_manifest(
         pd.DataFrame([_quarantine_record(entry) for entry in quarantine], columns=list(QUARANTINE_COLUMNS))
     )
     report = _report(manifest, quarantine_frame, len(conflicts), hashing, source_reports, ratios, seed)
+    report["faces"] = cropper.report() if cropper is not None else None
     return ManifestResult(manifest=manifest, quarantine=quarantine_frame, report=report)
 
 
@@ -199,6 +229,8 @@ def _rows_to_frame(rows: list[ManifestRow]) -> pd.DataFrame:
 def normalise_manifest_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     """Integer ``label``/``width``/``height``; every other column Python objects, ``None`` when missing.
 
+    ``face_index`` holds Python ints and ``face_confidence`` floats (or ``None``).
+
     This is the in-memory form ``build_manifest`` returns; applying it after reading a parquet file
     (where pandas infers its string dtype and ``NaN``) gives back the same frame.
     """
@@ -206,6 +238,14 @@ def normalise_manifest_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         if column in ("label", "width", "height"):
             frame[column] = frame[column].astype("int64")
+        elif column in _OPTIONAL_NUMBERS:
+            # parquet gives a float column with NaN for a nullable integer: back to ints and None
+            kind = _OPTIONAL_NUMBERS[column]
+            frame[column] = pd.Series(
+                [kind(value) if pd.notna(value) else None for value in frame[column]],
+                index=frame.index,
+                dtype=object,
+            )
         else:
             frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     return frame
@@ -234,11 +274,13 @@ def _quarantine_label_conflicts(frame: pd.DataFrame) -> tuple[pd.DataFrame, list
         places = ", ".join(
             f"{s} (label {lbl})" for s, lbl in sorted(set(zip(group["source"], group["label"], strict=True)))
         )
+        # a face crop is named by the picture it was cut from
+        paths = group["source_path"].where(group["source_path"].notna(), group["path"])
         entries.extend(
             QuarantineEntry(
                 path, source, QuarantineCheck.LABEL_CONFLICT, f"identical file {sha256[:12]} is in {places}"
             )
-            for path, source in zip(group["path"], group["source"], strict=True)
+            for path, source in zip(paths, group["source"], strict=True)
         )
     return frame[~bad].reset_index(drop=True), entries
 

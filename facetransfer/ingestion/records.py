@@ -69,6 +69,12 @@ class ManifestRow:
     mask_encoding: str | None = None
     mask_scheme: str | None = None
     mask_sha256: str | None = None
+    source_path: str | None = None
+    source_sha256: str | None = None
+    face_index: int | None = None
+    face_box: str | None = None
+    face_landmarks: str | None = None
+    face_confidence: float | None = None
 
 
 @dataclass

@@ -5,6 +5,7 @@ A pipeline configuration lists its sources as plain mappings, e.g.::
     sources:
       - {name: mut1ny, format: mut1ny, path: data/segmentation, scheme: mut1ny14}
       - {name: artifact, format: artifact, path: data/detection, real: [ffhq, celebahq]}
+      - {name: photos, format: folder, path: /datasets/photos, faces: align}
 
 Options that belong to another format are rejected, so a typo or a misplaced option fails at
 load time instead of being ignored.
@@ -22,6 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 SourceFormat = Literal["mut1ny", "celebamask_hq", "artifact", "ffhq", "folder"]
 SourceRole = Literal["real", "fake", "segmentation", "auto"]
+SourceFaces = Literal["as_is", "align"]
+"""``as_is``: the images are face crops already and are used as they are; ``align``: each image is
+a whole picture, cut into aligned face crops (``facetransfer.ingestion.face_crops``)."""
 
 ARTIFACT_REAL_SOURCES = ("afhq", "celebahq", "coco", "ffhq", "imagenet", "landscape", "lsun", "metfaces")
 """Sub-folders of the distributed ArtiFact dataset that hold real images; every other one is a generator."""
@@ -36,9 +40,9 @@ DETECTION_FOLDER = "detection"
 _FORMAT_OPTIONS: dict[str, frozenset[str]] = {
     "mut1ny": frozenset({"scheme", "index_file", "unknown_color_tolerance"}),
     "celebamask_hq": frozenset({"scheme"}),
-    "artifact": frozenset({"real"}),
-    "ffhq": frozenset({"ffhq_folder"}),
-    "folder": frozenset(),
+    "artifact": frozenset({"real", "faces"}),
+    "ffhq": frozenset({"ffhq_folder", "faces"}),
+    "folder": frozenset({"faces"}),
 }
 _ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "mut1ny": frozenset({"segmentation", "auto"}),
@@ -69,6 +73,10 @@ class SourceConfig(BaseModel):
         real: ``artifact``: names of the sub-folders holding real images; every other sub-folder of
             an ArtiFact root is a generator, so a newly added generator folder needs no config change.
         ffhq_folder: ``ffhq``: ``images1024x1024`` or ``thumbnails128x128``.
+        faces: detection sources (``artifact``, ``ffhq``, ``folder``): ``as_is`` (default) for
+            images that are face crops already; ``align`` to cut every image into aligned face
+            crops with the run's ``faces:`` settings (one manifest row per face; pictures without
+            a usable face are quarantined ``no_face`` / ``face_too_small``).
         identity_pattern: optional regular expression searched in each image's path relative to
             the source folder; its ``identity`` group (or first group) names the person, so that
             splits never put one identity in two splits.
@@ -88,6 +96,7 @@ class SourceConfig(BaseModel):
     unknown_color_tolerance: int = Field(default=0, ge=0)
     real: tuple[str, ...] = ARTIFACT_REAL_SOURCES
     ffhq_folder: Literal["images1024x1024", "thumbnails128x128"] = "images1024x1024"
+    faces: SourceFaces = "as_is"
     identity_pattern: str | None = None
     identity_namespace: str | None = None
 

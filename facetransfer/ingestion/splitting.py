@@ -1,13 +1,14 @@
 """Seeded, leakage-free and stable train/val/test assignment.
 
 Rows are first joined into groups that must share a split: rows with the same ``sha256``
-(identical files, also across sources) and rows with the same ``identity`` (one person), joined
-transitively. Each group then gets the split given by a seeded hash of its key: the hash is
-mapped to [0, 1) and compared with the cumulative split ratios.
+(identical files, also across sources), rows with the same ``identity`` (one person) and the face
+crops of one picture (same ``source_sha256``, ``faces: align``), joined transitively. Each group
+then gets the split given by a seeded hash of its key: the hash is mapped to [0, 1) and compared
+with the cumulative split ratios.
 
 Consequences, by construction:
 
-* leakage-free: a sha256 or an identity never appears in two splits;
+* leakage-free: a sha256, an identity or the crops of one picture never appear in two splits;
 * stable: a file keeps its split when other files are added or removed (a new generator folder
   changes nothing for existing files), so "the current test split" stays comparable across
   retrainings; only a file that joins an existing group through a new duplicate or identity
@@ -36,28 +37,60 @@ def validate_ratios(ratios: tuple[float, float, float]) -> tuple[float, float, f
 
 
 def group_keys(frame: pd.DataFrame) -> pd.Series:
-    """Key of the group each row belongs to (rows linked by equal ``sha256`` or ``identity``).
+    """Key of the group each row belongs to (rows linked by equal ``sha256``, picture or ``identity``).
 
-    The groups are the connected components of the graph linking each ``sha256:<hash>`` key to
-    its row's ``identity:<id>`` key (scipy). The key of a group is the smallest of its members'
-    keys, so it does not depend on row order.
+    The groups are the connected components of the graph linking each row's ``sha256:<hash>`` key
+    to its ``identity:<id>`` key and, for a face crop (``faces: align``), to the key of the
+    picture it was cut from (``sha256:<source_sha256>``): every crop of a picture, and any
+    identical copy of the picture elsewhere, share a split. The key of a group is the smallest key
+    of its pictures, files and identities (a crop's own hash names no group), so it does not
+    depend on row order, and a picture keeps its split when its source switches between
+    ``faces: as_is`` and ``faces: align`` or its crops are cut with other settings.
     """
     sha_keys = "sha256:" + frame["sha256"].astype(str)
-    if "identity" not in frame or frame["identity"].isna().all():
+    crops, linked = _has_text(frame, "source_sha256"), _has_text(frame, "identity")
+    if not crops.any() and not linked.any():
         return sha_keys
     from scipy.sparse import coo_array
     from scipy.sparse.csgraph import connected_components
 
-    linked = frame["identity"].map(lambda identity: isinstance(identity, str)).to_numpy(dtype=bool)
-    identity_keys = "identity:" + frame["identity"][linked].astype(str)
-    codes, nodes = pd.factorize(pd.concat([sha_keys, identity_keys], ignore_index=True))
-    sha_codes, identity_codes = codes[: len(sha_keys)], codes[len(sha_keys) :]
+    picture_keys = _prefixed(frame, crops, "source_sha256", "sha256:")
+    identity_keys = _prefixed(frame, linked, "identity", "identity:")
+    codes, nodes = pd.factorize(pd.concat([sha_keys, picture_keys, identity_keys], ignore_index=True))
+    sha_codes = codes[: len(sha_keys)]
+    picture_codes = codes[len(sha_keys) : len(sha_keys) + len(picture_keys)]
+    identity_codes = codes[len(sha_keys) + len(picture_keys) :]
     edges = coo_array(
-        (np.ones(identity_codes.size), (sha_codes[linked], identity_codes)), shape=(nodes.size, nodes.size)
+        (
+            np.ones(picture_codes.size + identity_codes.size),
+            (
+                np.concatenate([sha_codes[crops], sha_codes[linked]]),
+                np.concatenate([picture_codes, identity_codes]),
+            ),
+        ),
+        shape=(nodes.size, nodes.size),
     )
     _, component = connected_components(edges, directed=False)
-    smallest_key = pd.Series(nodes).groupby(component).min()
-    return pd.Series(smallest_key.to_numpy()[component[sha_codes]], index=frame.index, name=sha_keys.name)
+    naming = np.zeros(nodes.size, dtype=bool)
+    naming[sha_codes[~crops]] = naming[picture_codes] = naming[identity_codes] = True
+    smallest_key = pd.Series(np.asarray(nodes)[naming]).groupby(component[naming]).min()
+    return pd.Series(
+        smallest_key.reindex(component[sha_codes]).to_numpy(), index=frame.index, name=sha_keys.name
+    )
+
+
+def _prefixed(frame: pd.DataFrame, rows: np.ndarray, column: str, prefix: str) -> pd.Series:
+    """``prefix`` + ``column`` of the selected ``rows`` (empty when none is selected)."""
+    if not rows.any():
+        return pd.Series(dtype=object)
+    return prefix + frame.loc[rows, column].astype(str)
+
+
+def _has_text(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Rows whose ``column`` holds a string (all ``False`` when the frame has no such column)."""
+    if column not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    return frame[column].map(lambda value: isinstance(value, str)).to_numpy(dtype=bool)
 
 
 def assign_splits(

@@ -32,6 +32,9 @@ class ValidationBounds(BaseModel):
         min_images_per_generator: every generator needs at least this many images.
         min_images_per_source: every source (real or generated) needs at least this many images.
         min_face_share: share of masks that must contain the face class.
+        max_no_face_share: per ``faces: align`` source, the largest share of its pictures that may
+            yield no face crop (quarantined ``no_face`` or ``face_too_small``); more means the
+            source is not what it claims to be, or the ``faces:`` settings do not suit it.
         class_share_bounds: per class name, bounds of its mean pixel share over all masks
             (classes absent from the mapping, or from the scheme, are not checked).
         quarantine_instead_of_fail: remove the rows that fail row-level expectations into a
@@ -51,6 +54,7 @@ class ValidationBounds(BaseModel):
     min_images_per_generator: int = Field(default=20, ge=0)
     min_images_per_source: int = Field(default=20, ge=0)
     min_face_share: float = Field(default=0.95, ge=0, le=1)
+    max_no_face_share: float = Field(default=0.5, ge=0, le=1)
     class_share_bounds: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: dict(_DEFAULT_CLASS_SHARES)
     )

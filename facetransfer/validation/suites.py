@@ -7,10 +7,13 @@ computed with pandas first; GX then checks them like any other column.
 
 Tables:
 
-* ``manifest``: the manifest plus ``splits_per_sha256``, ``splits_per_identity``,
-  ``rows_per_generator`` and ``rows_per_source``.
+* ``manifest``: the manifest plus ``splits_per_sha256`` (a face crop counts with the picture it was
+  cut from, ``source_sha256``), ``splits_per_identity``, ``rows_per_generator`` and
+  ``rows_per_source``.
 * ``splits``: one row per split (train, val, test) with ``n_real``, ``n_fake``, ``min_label_count``.
 * ``masks``: ``facetransfer.validation.mask_statistics`` of the segmentation rows.
+* ``faces``: ``face_presence_table``: per ``faces: align`` source, the pictures that yielded a face
+  crop and those quarantined without one (it needs the ingestion's quarantine table).
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from facetransfer.ingestion.splitting import SPLITS
+from facetransfer.quarantine import QuarantineCheck
 from facetransfer.validation.bounds import ValidationBounds
 
 
@@ -54,6 +59,11 @@ def manifest_table(frame: pd.DataFrame) -> pd.DataFrame:
     """The manifest with the derived columns its expectations check."""
     table = frame.copy()
     table["splits_per_sha256"] = table.groupby("sha256", dropna=False)["split"].transform("nunique")
+    if "source_sha256" in table and table["source_sha256"].notna().any():
+        # the crops of a picture, and any identical copy of the picture itself, are one file here
+        picture = table["source_sha256"].where(table["source_sha256"].notna(), table["sha256"])
+        per_picture = table.groupby(picture)["split"].transform("nunique")
+        table["splits_per_sha256"] = np.maximum(table["splits_per_sha256"], per_picture)
     if "identity" in table and table["identity"].notna().any():
         table["splits_per_identity"] = table.groupby("identity")["split"].transform("nunique")
     else:
@@ -72,6 +82,41 @@ def splits_table(frame: pd.DataFrame) -> pd.DataFrame:
         {"split": list(SPLITS), "n_real": counts[0].to_numpy(), "n_fake": counts[1].to_numpy()}
     )
     table["min_label_count"] = table[["n_real", "n_fake"]].min(axis=1)
+    return table
+
+
+NO_CROP_CHECKS = (QuarantineCheck.NO_FACE.value, QuarantineCheck.FACE_TOO_SMALL.value)
+"""Quarantine checks of pictures that yielded no face crop."""
+
+
+def face_presence_table(frame: pd.DataFrame, quarantine: pd.DataFrame) -> pd.DataFrame:
+    """Per ``faces: align`` source: pictures with a face crop, pictures without, and their share.
+
+    Args:
+        frame: the manifest (crop rows carry ``source_path``).
+        quarantine: the ingestion's quarantine table (``source``, ``check``).
+
+    Returns:
+        Columns ``source``, ``with_faces``, ``no_face``, ``face_too_small``, ``pictures`` and
+        ``no_face_share`` (``(no_face + face_too_small) / pictures``); no row for sources whose
+        pictures were used as they are.
+    """
+    crops = frame[frame["source_path"].notna()] if "source_path" in frame else frame.iloc[0:0]
+    with_faces = crops.groupby("source")["source_path"].nunique()
+    without = quarantine[quarantine["check"].isin(NO_CROP_CHECKS)]
+    counts = without.groupby(["source", "check"]).size().unstack("check", fill_value=0)
+    sources = sorted(set(with_faces.index) | set(counts.index))
+    counts = counts.reindex(index=sources, columns=list(NO_CROP_CHECKS), fill_value=0)
+    table = pd.DataFrame(
+        {
+            "source": sources,
+            "with_faces": with_faces.reindex(sources, fill_value=0).to_numpy(dtype="int64"),
+            **{check: counts[check].to_numpy(dtype="int64") for check in NO_CROP_CHECKS},
+        }
+    )
+    without_crop = table["no_face"] + table["face_too_small"]
+    table["pictures"] = table["with_faces"] + without_crop
+    table["no_face_share"] = (without_crop / table["pictures"]).astype("float64")
     return table
 
 
@@ -101,8 +146,8 @@ def image_specs(bounds: ValidationBounds) -> list[ExpectationSpec]:
         _spec("mode_allowed", f"image mode in {modes}", "manifest", _IN_SET, column="mode", value_set=modes),
         _spec("split_known", f"split in {list(SPLITS)}", "manifest", _IN_SET,
               column="split", value_set=list(SPLITS)),
-        _spec("sha256_in_one_split", "identical files (same sha256) never in two splits", "manifest",
-              _BETWEEN, column="splits_per_sha256", max_value=1),
+        _spec("sha256_in_one_split", "identical files (same sha256), and the face crops of one picture, "
+              "never in two splits", "manifest", _BETWEEN, column="splits_per_sha256", max_value=1),
         _spec("identity_in_one_split", "one identity never in two splits", "manifest", _BETWEEN,
               column="splits_per_identity", max_value=1),
         _spec("source_min_images", f"every source has at least {bounds.min_images_per_source} images",
@@ -127,6 +172,16 @@ def detection_specs(bounds: ValidationBounds) -> list[ExpectationSpec]:
               column="label", min_value=low, max_value=high),
         _spec("split_has_both_labels", "every split has real and generated images", "splits", _BETWEEN,
               row_level=False, column="min_label_count", min_value=1),
+    ]  # fmt: skip
+
+
+def face_presence_specs(bounds: ValidationBounds) -> list[ExpectationSpec]:
+    """Expectations of the ``faces`` table (``face_presence_table``) of a detection manifest."""
+    share = bounds.max_no_face_share
+    return [
+        _spec("no_face_share_in_bounds", f"at most {share:.0%} of the pictures of each faces: align source "
+              "yield no face crop (no_face or face_too_small)", "faces", _BETWEEN, row_level=False,
+              column="no_face_share", max_value=share),
     ]  # fmt: skip
 
 
