@@ -24,6 +24,7 @@ from facetransfer.config import (
     PromotionSettings,
     RunConfig,
 )
+from facetransfer.faces.face_settings import FaceSettings
 from facetransfer.models import BACKBONES, VARIANTS
 from facetransfer.validation import ValidationBounds
 from steps import (
@@ -61,6 +62,7 @@ def transfer_pipeline(
     backbones: list[str] = list(BACKBONES),  # noqa: B006
     variants: list[str] = list(VARIANTS),  # noqa: B006
     training_resources: ResourceSettings = ResourceSettings(),  # noqa: B008
+    faces: FaceSettings = FaceSettings(),  # noqa: B008
 ) -> None:
     """Train the face parser per backbone, transfer it into detectors, evaluate, promote.
 
@@ -75,6 +77,7 @@ def transfer_pipeline(
         variants: detector variants per backbone (``none``, ``last``, ``all``).
         training_resources: ZenML resource request of the training steps (e.g. ``gpu_count: 1``),
             so orchestrators that schedule by resources place them on GPU nodes.
+        faces: how ``faces: align`` detection sources are cut into aligned face crops.
     """
     config = RunConfig(
         data=data,
@@ -86,8 +89,9 @@ def transfer_pipeline(
         backbones=backbones,
         variants=variants,
         training_resources=training_resources.model_dump(exclude_none=True),
+        faces=faces,
     )
-    segmentation_data, detection_data, reports = _ingest_split_validate(data, validation, promotion)
+    segmentation_data, detection_data, reports = _ingest_split_validate(data, validation, promotion, faces)
     champion = evaluate_champion(detection_data, promotion, evaluation)
     segmenter_evaluations, detector_evaluations = [], []
     for backbone in config.backbones:
@@ -116,11 +120,13 @@ def transfer_pipeline(
 
 
 def _ingest_split_validate(
-    data: DataSettings, validation: ValidationBounds, promotion: PromotionSettings
+    data: DataSettings, validation: ValidationBounds, promotion: PromotionSettings, faces: FaceSettings
 ) -> tuple[Any, Any, tuple[Any, Any]]:
     """Both manifests, split and validated, and the two ingestion reports."""
     segmentation_manifest, segmentation_report = ingest_segmentation_data(data=data)
-    detection_manifest, detection_report = ingest_detection_data(data=data, promotion=promotion)
+    detection_manifest, detection_report, face_presence = ingest_detection_data(
+        data=data, promotion=promotion, faces=faces
+    )
     split = (data.split_ratios, data.split_seed)
     segmentation_split, _ = split_data.with_options(substitutions={"kind": "segmentation"})(
         segmentation_manifest, *split, id="split_segmentation_data"
@@ -132,7 +138,7 @@ def _ingest_split_validate(
     segmentation_data, _, _ = validate_segmentation_data(
         segmentation_split, validation, data.class_scheme, tolerances
     )
-    detection_data, _, _ = validate_detection_data(detection_split, validation)
+    detection_data, _, _ = validate_detection_data(detection_split, validation, face_presence)
     return segmentation_data, detection_data, (segmentation_report, detection_report)
 
 

@@ -51,14 +51,19 @@ def score_folder(folder: str | Path, *, model_name: str, alias: str, tracking_ur
 
 
 def folder_counts(scored: pd.DataFrame) -> pd.DataFrame:
-    """Per folder: images, scored, unreadable, flagged as fake, and the share flagged."""
-    grouped = scored.assign(
-        scored=scored["error"].isna(),
-        unreadable=scored["error"].notna(),
-        flagged=scored["prediction"] == "fake",
+    """Per folder: images (and videos), faces found, scored, unreadable, flagged as fake (by the
+    image's verdict: its highest face score), and the share flagged."""
+    images = scored.assign(faces=scored.groupby("path")["face_found"].transform("sum")).drop_duplicates(
+        "path"
+    )
+    grouped = images.assign(
+        scored=images["error"].isna(),
+        unreadable=images["error"].notna(),
+        flagged=images["image_prediction"] == "fake",
     ).groupby("folder", sort=True)
     counts = grouped.agg(
         images=("path", "size"),
+        faces=("faces", "sum"),
         scored=("scored", "sum"),
         unreadable=("unreadable", "sum"),
         flagged=("flagged", "sum"),

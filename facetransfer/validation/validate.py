@@ -13,6 +13,7 @@ from facetransfer.validation.result import ValidationResult
 from facetransfer.validation.runner import validate_tables
 from facetransfer.validation.suites import (
     detection_specs,
+    face_presence_specs,
     manifest_table,
     segmentation_specs,
     splits_table,
@@ -24,7 +25,7 @@ class MaskSchemeMismatchError(ValueError):
 
 
 def validate_detection_manifest(
-    frame: pd.DataFrame, bounds: ValidationBounds | None = None
+    frame: pd.DataFrame, bounds: ValidationBounds | None = None, *, face_presence: pd.DataFrame | None = None
 ) -> ValidationResult:
     """Validate a detection manifest (real vs generated images).
 
@@ -36,16 +37,23 @@ def validate_detection_manifest(
     Args:
         frame: the manifest (see ``facetransfer.ingestion.manifest``).
         bounds: limits; defaults when ``None``.
+        face_presence: ``face_presence_table`` of the ingestion; when it has rows (``faces: align``
+            sources), ``no_face_share_in_bounds`` checks it too.
 
     Returns:
         The result; call ``raise_for_failure()`` to turn a failure into ``DataValidationError``.
     """
     bounds = bounds or ValidationBounds()
+    with_faces = face_presence is not None and not face_presence.empty
+    specs = detection_specs(bounds) + (face_presence_specs(bounds) if with_faces else [])
 
     def tables(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
-        return {"manifest": manifest_table(rows), "splits": splits_table(rows)}
+        built = {"manifest": manifest_table(rows), "splits": splits_table(rows)}
+        if with_faces:
+            built["faces"] = face_presence
+        return built
 
-    return validate_tables("detection", frame, tables, detection_specs(bounds), bounds)
+    return validate_tables("detection", frame, tables, specs, bounds)
 
 
 def validate_segmentation_data(

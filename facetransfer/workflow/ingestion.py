@@ -23,11 +23,13 @@ import pandas as pd
 
 from facetransfer.config import DataSettings
 from facetransfer.demo.provision import ensure_data
+from facetransfer.faces.face_settings import FaceSettings
 from facetransfer.ingestion.hashing import data_fingerprint, source_fingerprints
 from facetransfer.ingestion.manifest import build_manifest
 from facetransfer.ingestion.sources import SourceConfig
 from facetransfer.ingestion.splitting import assign_splits, split_counts_by_stratum, validate_ratios
 from facetransfer.ingestion.versioning import read_dvc_md5
+from facetransfer.validation.suites import face_presence_table
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ QUARANTINE_REPORT_ROWS = 200
 
 
 def ingest(
-    settings: DataSettings, kind: Kind, *, base: str | Path
+    settings: DataSettings, kind: Kind, *, base: str | Path, faces: FaceSettings | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Build the (unsplit) manifest of the ``kind`` sources.
 
@@ -45,6 +47,7 @@ def ingest(
         settings: data settings of the run.
         kind: which sources: ``segmentation`` or ``detection``.
         base: folder the settings' ``root`` is relative to (the ZenML repository root).
+        faces: how ``faces: align`` sources are cut into face crops (the run's ``faces:`` block).
 
     Returns:
         The manifest (``split`` empty), the quarantine table and a JSON-serialisable report with
@@ -61,6 +64,7 @@ def ingest(
         split_ratios=None,
         cache_dir=settings.resolve(settings.cache_dir, base),
         max_image_pixels=settings.max_image_pixels,
+        faces=faces,
     )
     covered = dvc_md5 is not None and sources_under_dvc(settings, root, sources)
     report = {
@@ -78,6 +82,8 @@ def ingest(
         "hashing": result.report["hashing"],
         "generators": sorted(result.manifest["generator"].dropna().unique().tolist()),
         "sources": result.report["sources"],
+        # the face geometry of crops cut by ingestion (None: every source was used as it is)
+        "faces": result.report.get("faces"),
     }
     if result.manifest.empty:
         raise ValueError(
@@ -159,7 +165,12 @@ def manifest_fingerprint(manifest: pd.DataFrame) -> str:
 
 
 def ingest_and_log(
-    settings: DataSettings, kind: Kind, *, base: str | Path, detector_model: str | None = None
+    settings: DataSettings,
+    kind: Kind,
+    *,
+    base: str | Path,
+    detector_model: str | None = None,
+    faces: FaceSettings | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``ingest`` plus what a pipeline run records of it, in the active MLflow run.
 
@@ -180,7 +191,9 @@ def ingest_and_log(
     from facetransfer.registry.client import champion_version, new_generators
     from facetransfer.tracking.runs import log_json, log_table
 
-    manifest, quarantine, report = ingest(settings, kind, base=base)
+    manifest, quarantine, report = ingest(settings, kind, base=base, faces=faces)
+    # per faces: align source, pictures with and without a face crop (validated by GX downstream)
+    report["face_presence"] = face_presence_table(manifest, quarantine).to_dict(orient="records")
     if detector_model is not None:
         champion = champion_version(detector_model)
         report["new_generators"] = new_generators(manifest, champion)

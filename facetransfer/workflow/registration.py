@@ -30,6 +30,7 @@ def register_and_promote(
     *,
     settings: PromotionSettings,
     provenance: Mapping[str, Any],
+    faces: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Register the best detector and its segmenter; move ``champion`` only if the rule says so.
 
@@ -46,6 +47,8 @@ def register_and_promote(
         champion: output of ``evaluate_champion`` (the champion on the current test split).
         settings: promotion metric, tolerance and registered model names.
         provenance: tags of the run (data hash, git commit, ZenML run id, ...).
+        faces: the face settings ingestion cut the training crops with (``None``: the sources were
+            aligned crops already; scoring then cuts faces FFHQ-style), recorded in the served model.
 
     Returns:
         The decision (``promoted``, ``reason``), the registered versions and the comparison rows.
@@ -64,7 +67,7 @@ def register_and_promote(
     segmenter = segmenter_of(comparison, detector)
     segmenter_version = _register_segmenter(client, segmenter, settings, provenance)
     detector_version = _register_detector(
-        client, detector, segmenter, segmenter_version, settings, provenance
+        client, detector, segmenter, segmenter_version, settings, provenance, faces
     )
     decision = _decide(detector, champion, detector_version, settings)
     _move_aliases(client, decision, (detector_version, segmenter_version), pending, champion, settings)
@@ -122,13 +125,16 @@ def _register_detector(
     segmenter_version: str,
     settings: PromotionSettings,
     provenance: Mapping[str, Any],
+    faces: Mapping[str, Any] | None,
 ) -> str:
     """Register the detector's serving model, logging it the first time its run is registered."""
     run_id = str(detector["run_id"])
     existing = run_version(client, settings.detector_model, run_id)
     if existing is not None:  # a rerun that reused the cached training step
         return str(existing.version)
-    model_uri = log_detector_serving_model(detector, segmenter, settings.detector_model, segmenter_version)
+    model_uri = log_detector_serving_model(
+        detector, segmenter, settings.detector_model, segmenter_version, faces
+    )
     version = register_run_model(
         client,
         name=settings.detector_model,
@@ -166,12 +172,17 @@ def _move_aliases(
 
 
 def log_detector_serving_model(
-    detector: Mapping[str, Any], segmenter: Mapping[str, Any], model_name: str, segmenter_version: str
+    detector: Mapping[str, Any],
+    segmenter: Mapping[str, Any],
+    model_name: str,
+    segmenter_version: str,
+    faces: Mapping[str, Any] | None = None,
 ) -> str:
     """Log the serving model of ``detector`` (with ``segmenter``'s weights) into its run; return its URI."""
     import tempfile
     from pathlib import Path
 
+    from facetransfer.faces.face_settings import FaceSettings
     from facetransfer.models.weights import download_weights
     from facetransfer.scoring.publish import log_serving_model
     from facetransfer.scoring.pyfunc import ServingSettings
@@ -184,6 +195,7 @@ def log_detector_serving_model(
         preprocessing=report_preprocessing(detector),
         segmenter_version=str(segmenter_version),
         run_id=str(detector["run_id"]),
+        faces=FaceSettings.model_validate(dict(faces or {})),
     )
     with tempfile.TemporaryDirectory() as tmp:
         detector_folder = download_weights(str(detector["model_uri"]), Path(tmp) / "detector")

@@ -32,4 +32,5 @@ def register_and_promote(
         segmentation_data_hash=segmentation_report["data_hash"],
         detection_data_hash=detection_report["data_hash"],
     )
-    return register(comparison, champion, settings=promotion, provenance=tags)
+    faces = (detection_report.get("faces") or {}).get("settings")
+    return register(comparison, champion, settings=promotion, provenance=tags, faces=faces)

@@ -20,7 +20,7 @@ library_code = step_library_code(__name__)
     output_materializers={"validated_detection_manifest": ContentHashedDataFrameMaterializer},
 )
 def validate_detection_data(
-    manifest: pd.DataFrame, validation: ValidationBounds
+    manifest: pd.DataFrame, validation: ValidationBounds, face_presence: pd.DataFrame
 ) -> tuple[
     Annotated[pd.DataFrame, "validated_detection_manifest"],
     Annotated[dict, "detection_validation_summary"],
@@ -31,11 +31,12 @@ def validate_detection_data(
     The great-expectations Data Docs are logged to MLflow and shown in the ZenML dashboard. A
     failed expectation stops the run before any training, with each failed expectation named and
     example rows (unless ``validation.quarantine_instead_of_fail``: then the failing rows are set
-    aside).
+    aside). ``face_presence`` (from ingestion) bounds, per ``faces: align`` source, the share of
+    pictures that yielded no face crop.
 
     Raises:
         DataValidationError: an expectation failed.
     """
-    result = validate_detection_manifest(manifest, validation)
+    result = validate_detection_manifest(manifest, validation, face_presence=face_presence)
     report = publish_validation(result, "detection")
     return result.frame, result.summary, HTMLString(report)
