@@ -3,7 +3,10 @@
 Results are listed in upload order: each chosen file gets its card, with the uploaded picture
 (an object URL of the file, so it shows with or without an explanation), the moment it is
 chosen; the answer fills that card in, whichever request finishes first. Region contributions
-are written with three decimals, an effect under 0.0005 as ``0.000``, as in the figures.
+are written with three decimals, an effect under 0.0005 as ``0.000``, as in the figures. Each face
+found in a picture is outlined on it (an SVG layer in the picture's own pixel coordinates) with its
+index and score, red when it is called fake; its section below holds its score and the region
+overlay of its aligned crop. A picture in which no face was found says so.
 """
 
 PAGE = """<!doctype html>
@@ -26,7 +29,13 @@ PAGE = """<!doctype html>
   .error { color: #a61b1b; }
   .pending { color: #555; }
   .face h3 { font-size: .95rem; margin: .6rem 0 .2rem; }
-  .upload { max-height: 12rem; max-width: 100%; display: block; margin: .4rem 0; border-radius: 4px; }
+  .frame { position: relative; display: inline-block; margin: .4rem 0; }
+  .upload { max-height: 24rem; max-width: 100%; display: block; border-radius: 4px; }
+  .frame svg { position: absolute; left: 0; top: 0; width: 100%; height: 100%; pointer-events: none; }
+  .frame rect { fill: none; stroke-width: 3; vector-effect: non-scaling-stroke; }
+  .frame rect.fake { stroke: #d62728; } .frame rect.real { stroke: #2ca02c; }
+  .frame text { font-family: system-ui, sans-serif; font-weight: bold; paint-order: stroke; stroke: #fff; }
+  .noface { color: #555; font-style: italic; }
   .overlay { max-width: 100%; margin-top: .5rem; }
   table.regions { border-collapse: collapse; font-size: .9rem; margin-top: .4rem; }
   table.regions th { text-align: left; font-weight: normal; color: #555; padding: .1rem .6rem; }
@@ -40,7 +49,8 @@ PAGE = """<!doctype html>
 <div id="model">loading model...</div>
 <div id="drop">
   <p>Drop images here, or <label><u>choose files</u>
-  <input id="files" type="file" accept="image/png,image/jpeg,image/webp" multiple hidden></label></p>
+  <input id="files" type="file" multiple hidden
+    accept="image/png,image/jpeg,image/webp,video/mp4,video/webm,video/quicktime"></label></p>
   <label><input id="explain" type="checkbox" checked> explain by face region</label>
 </div>
 <div id="status"></div>
@@ -89,7 +99,10 @@ function placeholder(file) {
     picture.addEventListener("load", () => URL.revokeObjectURL(picture.src));
   }
   picture.addEventListener("error", () => { picture.hidden = true; URL.revokeObjectURL(picture.src); });
-  card.appendChild(picture);
+  const frame = document.createElement("div");
+  frame.className = "frame";
+  frame.appendChild(picture);
+  card.appendChild(frame);
   const pending = document.createElement("p");
   pending.className = "pending";
   pending.textContent = "scoring...";
@@ -103,17 +116,69 @@ function fail(card, message) {
   p.textContent = message;
   card.appendChild(p);
 }
+// Outline each face on the uploaded picture, in the picture's pixels (an SVG over the <img>).
+const SVG = "http://www.w3.org/2000/svg";
+function drawBoxes(card, found) {
+  const picture = card.querySelector("img.upload");
+  const faces = found.filter(result => Array.isArray(result.box) && !result.error);
+  if (!picture || !faces.length) return;
+  const draw = () => {
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", `0 0 ${picture.naturalWidth} ${picture.naturalHeight}`);
+    svg.setAttribute("preserveAspectRatio", "none");
+    // Labels as large on screen whatever the picture's size (the SVG scales with the <img>).
+    const size = Math.max(12, picture.naturalWidth / 36);
+    for (const result of faces) {
+      const [x, y, width, height] = result.box;
+      const rect = document.createElementNS(SVG, "rect");
+      for (const [key, value] of Object.entries({ x, y, width, height })) rect.setAttribute(key, value);
+      rect.setAttribute("class", `face-box ${result.prediction}`);
+      rect.dataset.face = String(result.face_index);
+      svg.appendChild(rect);
+      const label = document.createElementNS(SVG, "text");
+      label.setAttribute("x", x);
+      label.setAttribute("y", Math.max(size, y - size / 4));
+      label.setAttribute("font-size", size);
+      label.setAttribute("stroke-width", size / 5);
+      label.setAttribute("fill", result.prediction === "fake" ? "#d62728" : "#2ca02c");
+      label.textContent = `face ${result.face_index}: ${result.fake_probability.toFixed(3)}`;
+      svg.appendChild(label);
+    }
+    card.querySelector(".frame").appendChild(svg);
+  };
+  if (picture.complete && picture.naturalWidth) draw(); else picture.addEventListener("load", draw);
+}
 // The results of one upload: one per face found (or one for the upload scored whole).
 function fill(card, found) {
   if (!found.length) { fail(card, "no result for this file"); return; }
   card.querySelector(".pending").remove();
+  drawBoxes(card, found);
+  const first = found[0];
+  if (first.face_found === false && !first.error) {
+    const note = document.createElement("p");
+    note.className = "noface";
+    note.textContent = "no face found: the whole " +
+      (first.frames ? "video's frames were" : "picture was") + " scored";
+    card.appendChild(note);
+  }
+  if (first.image_prediction && found.length > 1) {
+    const verdict = document.createElement("p");
+    verdict.innerHTML = `verdict <span class="decision"></span>` +
+      ` (highest face score <span class="score"></span>)`;
+    verdict.querySelector(".decision").textContent = first.image_prediction;
+    verdict.querySelector(".decision").classList.add(first.image_prediction);
+    verdict.querySelector(".score").textContent = first.image_fake_probability.toFixed(6);
+    card.appendChild(verdict);
+  }
   for (const result of found) {
     const section = document.createElement("div");
     section.className = "face";
     card.appendChild(section);
-    if (found.length > 1 && result.face_index !== null && result.face_index !== undefined) {
+    if (result.face_found && result.face_index !== null && result.face_index !== undefined) {
       const heading = document.createElement("h3");
-      heading.textContent = `face ${result.face_index}`;
+      heading.textContent = result.frames
+        ? `face track ${result.face_index} (${result.frames} frames, mean score)`
+        : `face ${result.face_index}`;
       section.appendChild(heading);
     }
     if (result.error) { fail(section, result.error); continue; }
@@ -179,7 +244,8 @@ async function score(chosen) {
     for (const card of cards) fail(card, `refused: ${body.detail}`);
     return;
   }
-  statusLine.textContent = `scored ${body.results.length} image(s) with ${body.model_version}`;
+  const faces = body.results.filter(result => result.face_found).length;
+  statusLine.textContent = `scored ${files.length} file(s), ${faces} face(s) found, ${body.model_version}`;
   // Each result names the upload it comes from (input_index); rows without it are one per file.
   const perUpload = cards.map(() => []);
   body.results.forEach((result, i) => perUpload[result.input_index ?? i]?.push(result));

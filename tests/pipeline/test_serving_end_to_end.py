@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import math
 import os
@@ -29,6 +30,7 @@ import pandas as pd
 import pytest
 import requests
 
+from tests.face_scenes import group_photo, write_jpeg
 from tests.pipeline.project import BIN, Project
 
 pytestmark = pytest.mark.slow
@@ -172,10 +174,22 @@ def test_review_page_and_api_give_the_scores_of_predict(
         assert scores == pytest.approx(predicted["fake_probability"].tolist(), abs=1e-9)
         refused = requests.post(base + "/api/score", files=[("files", ("x.gif", b"GIF89a", "image/gif"))])
         assert refused.status_code == 415
+        # A whole photo with three real faces: one row per face, the same scores as predict's.
+        group = write_jpeg(tmp_path / "group.jpg", group_photo()[0])
+        group_answer = requests.post(
+            base + "/api/score?explain=false",
+            files=[("files", ("group.jpg", group.read_bytes(), "image/jpeg"))],
+            timeout=120,
+        ).json()["results"]
+        assert len(group_answer) == 3 and all(len(row["box"]) == 4 for row in group_answer)
+        by_cli = pd.read_csv(io.StringIO(project.facetransfer("predict", str(group)).stdout))
+        assert [row["fake_probability"] for row in group_answer] == pytest.approx(
+            by_cli["fake_probability"].tolist(), abs=1e-9
+        )
         if _chromium() is None:
             pytest.skip("no chromium here: the browser half of this test needs Debian's chromium package")
-        # Two uploads, one request each, the second chosen while the first is still being scored.
-        chosen = [Path(predicted.index[0]), Path(predicted.index[2])]
+        # Uploads, one request each, each chosen while the one before is still being scored.
+        chosen = [Path(predicted.index[0]), Path(predicted.index[2]), group]
         cards = upload_in_headless_chromium(base + "/", chosen, tmp_path)
     shown = cards[0]
     assert float(shown["score"]) == pytest.approx(predicted["fake_probability"].iloc[0], abs=1e-6)
@@ -186,6 +200,11 @@ def test_review_page_and_api_give_the_scores_of_predict(
     assert float(cards[1]["score"]) == pytest.approx(predicted["fake_probability"].iloc[2], abs=1e-6)
     for card in cards:  # the uploaded picture itself, from the browser's copy of the file
         assert card["upload"].startswith("blob:") and card["upload_width"] > 0
+    # The group photo: a box per face drawn on the picture, labelled with the face's score.
+    assert cards[2]["boxes"] == [
+        f"face {i}: {row['fake_probability']:.3f}" for i, row in enumerate(group_answer)
+    ]
+    assert not cards[2]["noface"]
 
 
 def upload_in_headless_chromium(url: str, images: Sequence[Path], workdir: Path) -> list[dict[str, Any]]:
@@ -249,6 +268,8 @@ def upload_in_headless_chromium(url: str, images: Sequence[Path], workdir: Path)
                 f"document.querySelectorAll('.result').length === {len(images)}"
                 " && !document.querySelector('.result .pending')"
                 " && [...document.querySelectorAll('.result img.upload')].every(i => i.complete)"
+                " && document.querySelectorAll('.result svg').length"
+                f" >= {sum(1 for image in images if image.suffix == '.jpg')}"
             ),
             timeout=120,
         )
@@ -260,7 +281,9 @@ def upload_in_headless_chromium(url: str, images: Sequence[Path], workdir: Path)
             " version: card.querySelector('.version')?.textContent,"
             " overlay: card.querySelector('img.overlay')?.src ?? '',"
             " upload: card.querySelector('img.upload')?.src ?? '',"
-            " upload_width: card.querySelector('img.upload')?.naturalWidth ?? 0}))"
+            " upload_width: card.querySelector('img.upload')?.naturalWidth ?? 0,"
+            " boxes: [...card.querySelectorAll('svg text')].map(t => t.textContent),"
+            " noface: !!card.querySelector('.noface')}))"
         )
         screenshot = call("Page.captureScreenshot", format="png")["data"]
         (workdir / "review_page.png").write_bytes(base64.b64decode(screenshot))
