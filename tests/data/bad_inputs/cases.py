@@ -553,3 +553,8 @@ def _status_registry_down(root: Path) -> Built:
 @case("registry with a champion (baseline)", "status", accepted("deepfake-detector@champion: version 1"))
 def _status_champion(root: Path) -> Built:
     return Built()
+
+
+# ---------------------------------------------------------------- second round (issue 18) ---
+# Each module registers its cases on import, after the ones above (the table keeps this order).
+from tests.data.bad_inputs import cases_files, cases_labels, cases_masks, cases_scoring  # noqa: E402, F401
