@@ -42,7 +42,7 @@ from facetransfer.environment import quiet_third_party_telemetry
 from facetransfer.faces.alignment import AlignedFace, align_face
 from facetransfer.faces.detection import FaceDetector
 from facetransfer.faces.face_settings import FaceSettings
-from facetransfer.faces.video import VideoSettings, sample_frames
+from facetransfer.faces.video import VideoSettings, detect_in_frames, sample_frames
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: test scene builders
 from tests.face_scenes import background, paste_face
@@ -166,8 +166,9 @@ def measure_video(detector: FaceDetector, video: Path, threads: int, repeats: in
 
     def run() -> None:
         counts.clear()
-        for _, frame in sample_frames(video, every_frame):
-            counts.append(len(detect_and_align(detector, frame)))
+        # the product's video path: frames decoded in order, searched `threads` at a time
+        for _, frame, faces in detect_in_frames(sample_frames(video, every_frame), detector, workers=threads):
+            counts.append(len([align_face(frame, face, size=256) for face in faces]))
 
     # No warm-up run: the photos have built this thread's networks; the first read of the file is timed.
     timing = timed(run, repeats, warm_up=False).per(len(counts))

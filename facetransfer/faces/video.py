@@ -13,13 +13,17 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+from facetransfer.faces.detection import DetectedFace, Detection, FaceDetector
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm")
 TRACK_RULE = "mean of the track's frame scores"
@@ -38,6 +42,8 @@ class VideoSettings(BaseModel):
         max_seconds: videos longer than this are refused (error row), not silently truncated.
         max_frame_pixels: frames larger than this (width x height) are refused.
         link_iou: box overlap that links a face to a track in the next sampled frame.
+        detection_workers: frames searched for faces at once (threads; OpenCV's networks run
+            one frame per thread, so two workers use two cores).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -47,6 +53,7 @@ class VideoSettings(BaseModel):
     max_seconds: float = Field(default=600.0, gt=0.0, allow_inf_nan=False)
     max_frame_pixels: int = Field(default=3840 * 2160, ge=1, strict=True)
     link_iou: float = Field(default=0.3, gt=0.0, le=1.0, allow_inf_nan=False)
+    detection_workers: int = Field(default=2, ge=1, le=64, strict=True)
 
 
 def is_video(source: str | Path | bytes) -> bool:
@@ -177,3 +184,26 @@ def link_tracks(
                 tracks.append(best)
             best.items.append((time_s, box, row))
     return tracks
+
+
+def detect_in_frames(
+    frames: Iterable[tuple[float, np.ndarray]], detector: FaceDetector, *, workers: int
+) -> Iterator[tuple[float, np.ndarray, list[DetectedFace]]]:
+    """``(time, frame, faces)`` for each frame, in order, ``workers`` frames searched at a time.
+
+    At most ``2 * workers`` decoded frames are held at once, so a long video does not fill memory.
+    """
+    if workers <= 1:
+        for time_s, frame in frames:
+            yield time_s, frame, detector.detect(frame).faces
+        return
+    pending: deque[tuple[float, np.ndarray, Future[Detection]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="faces") as pool:
+        for time_s, frame in frames:
+            pending.append((time_s, frame, pool.submit(detector.detect, frame)))
+            if len(pending) >= 2 * workers:
+                done_time, done_frame, found = pending.popleft()
+                yield done_time, done_frame, found.result().faces
+        while pending:
+            done_time, done_frame, found = pending.popleft()
+            yield done_time, done_frame, found.result().faces

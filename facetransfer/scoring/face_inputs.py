@@ -14,7 +14,14 @@ import numpy as np
 from facetransfer.faces.alignment import align_face, crop_quad
 from facetransfer.faces.detection import DetectedFace, FaceDetector
 from facetransfer.faces.face_settings import FaceMode
-from facetransfer.faces.video import VideoDecodeError, VideoSettings, is_video, link_tracks, sample_frames
+from facetransfer.faces.video import (
+    VideoDecodeError,
+    VideoSettings,
+    detect_in_frames,
+    is_video,
+    link_tracks,
+    sample_frames,
+)
 from facetransfer.imaging.decoding import ImageDecodeError, ImageSource, decode_rgb, describe_source
 from facetransfer.inputs.preprocessing import Preprocessing
 from facetransfer.scoring.requests import PreparedImage, prepare
@@ -94,8 +101,8 @@ def _video_items(
     whole: list[PreparedImage] = []
     per_frame: list[tuple[float, list[tuple[tuple[float, float, float, float], int]]]] = []
     try:
-        for time_s, frame in sample_frames(source, video, name=name):
-            faces = detector.detect(frame).faces
+        frames = sample_frames(source, video, name=name)
+        for time_s, frame, faces in detect_in_frames(frames, detector, workers=video.detection_workers):
             linked = []
             for face in faces:
                 item = _face_item(frame, face, 0, detector, preprocessing)

@@ -15,6 +15,7 @@ from facetransfer.faces.video import (
     VideoDecodeError,
     VideoSettings,
     box_iou,
+    detect_in_frames,
     is_video,
     link_tracks,
     sample_frames,
@@ -115,6 +116,10 @@ def test_a_video_is_sampled_and_its_moving_face_is_one_track(tmp_path: Path, det
     assert len(tracks) == 1 and [item[2] for item in tracks[0].items] == [0, 1, 2, 3]
     assert len(link_tracks(per_frame, min_iou=0.99)) == 4, "boxes that overlap too little start new tracks"
     assert is_video(video) and is_video(video.read_bytes()) and not is_video(b"\x89PNG\r\n\x1a\n....")
+    # Two workers search frames in parallel and hand them back in order, faces unchanged.
+    parallel = list(detect_in_frames(iter(frames), detector, workers=2))
+    assert [t for t, _, _ in parallel] == [t for t, _ in frames]
+    assert [faces[0].box for _, _, faces in parallel] == [boxes[0][0] for _, boxes in per_frame]
 
 
 def test_videos_that_cannot_be_read_or_are_over_the_limits_raise_clear_errors(tmp_path: Path) -> None:
