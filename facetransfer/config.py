@@ -18,7 +18,9 @@ from facetransfer.classes import CLASS_SCHEMES
 from facetransfer.evaluation.robustness import PERTURBATIONS, validate_perturbations
 from facetransfer.faces.face_settings import FaceSettings
 from facetransfer.imaging.checks import DEFAULT_MAX_IMAGE_PIXELS
+from facetransfer.imaging.decoding import DEFAULT_MAX_FILE_BYTES
 from facetransfer.ingestion.sources import SourceConfig, parse_sources
+from facetransfer.ingestion.splitting import validate_ratios
 from facetransfer.models import BACKBONES, VARIANTS
 from facetransfer.registry.client import DETECTOR_MODEL, SEGMENTER_MODEL
 from facetransfer.training.settings import TrainConfig
@@ -39,6 +41,7 @@ class DataSettings(BaseModel):
         split_ratios: train, validation and test shares.
         split_seed: seed of the (stable, leakage-free) split assignment.
         max_image_pixels: larger images are quarantined (decompression-bomb guard).
+        max_file_bytes: larger files are quarantined ``file_too_large`` from their size, unread.
         segmentation_sources: face-parsing sources (Mut1ny, CelebAMask-HQ).
         detection_sources: real and generated image sources (ArtiFact, FFHQ, plain folders).
     """
@@ -52,6 +55,7 @@ class DataSettings(BaseModel):
     split_ratios: tuple[float, float, float] = (0.7, 0.15, 0.15)
     split_seed: int = 0
     max_image_pixels: int = Field(default=DEFAULT_MAX_IMAGE_PIXELS, gt=0)
+    max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, gt=0)
     segmentation_sources: list[SourceConfig]
     detection_sources: list[SourceConfig]
 
@@ -61,6 +65,11 @@ class DataSettings(BaseModel):
         if value not in CLASS_SCHEMES:
             raise ValueError(f"unknown class scheme {value!r}; valid: {', '.join(CLASS_SCHEMES)}")
         return value
+
+    @field_validator("split_ratios")
+    @classmethod
+    def _ratios_sum_to_one(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        return validate_ratios(value)
 
     @field_validator("segmentation_sources", "detection_sources")
     @classmethod
@@ -159,6 +168,12 @@ class EvaluationSettings(BaseModel):
             (``facetransfer.evaluation.robustness.PERTURBATIONS``); an empty list skips it.
         explain_images_per_generator: test images per generator (and real images) whose region
             attribution the run's best detector explains for the per-generator table; 0 skips it.
+        bootstrap_resamples: resamples of the class-stratified bootstrap that puts a confidence
+            interval on every test metric (``facetransfer.evaluation.intervals``); 0 skips them.
+        confidence_level: level of those intervals.
+        bootstrap_seed: seed of the resampling (the same scores give the same intervals).
+        min_images_for_ci: a generator or source with fewer test images is marked ``*`` ("n <
+            min_images_for_ci") in every table: its interval is too wide to read much into.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -169,6 +184,10 @@ class EvaluationSettings(BaseModel):
     overlay_examples: int = Field(default=6, ge=1, le=32)
     robustness: list[str] = Field(default_factory=lambda: list(PERTURBATIONS))
     explain_images_per_generator: int = Field(default=4, ge=0)
+    bootstrap_resamples: int = Field(default=1000, ge=0)
+    confidence_level: float = Field(default=0.95, gt=0, lt=1)
+    bootstrap_seed: int = 0
+    min_images_for_ci: int = Field(default=20, ge=0)
 
     @field_validator("robustness")
     @classmethod
@@ -188,6 +207,12 @@ class PromotionSettings(BaseModel):
             sweep may be than the champion's (``null`` disables the check).
         absent_generators: a generator the champion was evaluated on that is absent from the
             current test split: ``ignore`` (named in the reason as not compared) or ``block``.
+        significance: ``none`` (beating the champion's ``metric`` is enough) or
+            ``paired_bootstrap`` (the gain, measured on the same test images, must also have a
+            one-sided p-value below ``alpha``).
+        alpha: significance level of ``paired_bootstrap``; the reason reports the ``1 - 2 alpha``
+            interval of the gain, whose lower end is the one-sided bound.
+        bootstrap_resamples: resamples of the paired bootstrap (seeded with 0: reproducible).
         detector_model: registered model name of the detector.
         segmenter_model: registered model name of the segmenter.
     """
@@ -199,6 +224,9 @@ class PromotionSettings(BaseModel):
     tolerance: float = Field(default=0.02, ge=0)
     robustness_tolerance: float | None = Field(default=0.05, ge=0)
     absent_generators: Literal["ignore", "block"] = "ignore"
+    significance: Literal["none", "paired_bootstrap"] = "none"
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    bootstrap_resamples: int = Field(default=1000, ge=100)
     detector_model: str = DETECTOR_MODEL
     segmenter_model: str = SEGMENTER_MODEL
 
@@ -234,6 +262,20 @@ class RunConfig(BaseModel):
     def _known_variants(cls, value: list[str]) -> list[str]:
         return _known(value, VARIANTS, "variant")
 
+    @model_validator(mode="after")
+    def _class_share_bounds_name_classes_of_the_scheme(self) -> RunConfig:
+        """A bound on a class the masks do not have would never be checked: refuse it by name."""
+        if "class_share_bounds" not in self.validation.model_fields_set:
+            return self  # the defaults, which cover the classes of every scheme
+        scheme = CLASS_SCHEMES[self.data.class_scheme]
+        unknown = [name for name in self.validation.class_share_bounds if name not in scheme.names]
+        if unknown:
+            raise ValueError(
+                f"validation.class_share_bounds: unknown class {', '.join(map(repr, unknown))} in "
+                f"class scheme {scheme.name} (data.class_scheme); its classes: {', '.join(scheme.names)}"
+            )
+        return self
+
 
 def _known(values: list[str], valid: tuple[str, ...], what: str) -> list[str]:
     unknown = [v for v in values if v not in valid]
@@ -244,13 +286,58 @@ def _known(values: list[str], valid: tuple[str, ...], what: str) -> list[str]:
     return values
 
 
-def load_run_config(path: str | Path) -> RunConfig:
-    """Read the ``parameters:`` block of a ZenML run configuration file."""
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error.
+
+    Plain ``yaml.safe_load`` keeps the last of two equal keys silently: a second ``detector:``
+    block would replace the first one whole. Keys that a merge (``<<: *anchor``) brings in may
+    still be overridden, as YAML intends.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in first_line:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key!r} on line {line} (first on line {first_line[key]})",
+                        key_node.start_mark,
+                    )
+                first_line[key] = line
+            except TypeError:
+                continue  # an unhashable key: the base constructor reports it
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml_document(path: str | Path) -> Any:
+    """The YAML document in ``path``, refusing a key given twice in one mapping (naming key and lines).
+
+    Raises:
+        ValueError: the file cannot be read, is not valid YAML, or repeats a key.
+    """
     path = Path(path)
     try:
-        document: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        with path.open(encoding="utf-8") as stream:  # a stream: error marks name the file
+            return yaml.load(stream, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except (OSError, yaml.YAMLError) as error:
-        raise ValueError(f"cannot read run configuration {path}: {error}") from error
+        raise ValueError(f"cannot read {path}: {error}") from error
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read the ``parameters:`` block of a ZenML run configuration file.
+
+    Raises:
+        ValueError: the file cannot be read, repeats a key, has no ``parameters:`` block, or a
+            value is refused (``pydantic.ValidationError`` is a ``ValueError``).
+    """
+    path = Path(path)
+    document: dict[str, Any] = read_yaml_document(path) or {}
     if "parameters" not in document:
         raise ValueError(f"{path} has no `parameters:` block")
     return RunConfig.model_validate(document["parameters"])

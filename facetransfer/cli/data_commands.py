@@ -112,14 +112,21 @@ def demo_data_command(
 def add_generator_command(
     name: str, src: Path, root: Path, data_dir: str, overwrite: bool, no_push: bool
 ) -> None:
-    """Copy a new generator's images (plain or ArtiFact folder) into the data, then dvc add + push."""
+    """Copy a new generator's images (plain or ArtiFact folder) into the data, then dvc add + push.
+
+    A folder holding real images (``real/<source>/``, an ArtiFact root with ``ffhq/``) is refused;
+    one holding only ``fake/`` is taken. Images are staged outside ``data/`` and swapped in whole.
+    """
     from facetransfer.ingestion.add_generator import add_generator
     from facetransfer.ingestion.errors import DataLayerError
+    from facetransfer.locks import LockBusyError
 
     try:
         report = add_generator(
             name, src, repo_root=root, data_dir=data_dir, overwrite=overwrite, push=not no_push
         )
+    except LockBusyError as error:
+        raise click.ClickException(f"another add-generator is running in {root}: {error}") from error
     except (DataLayerError, ValueError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(report.describe())

@@ -63,9 +63,13 @@ def predict_command(
     Images that cannot be read get a row with an `error` and a warning; the exit code is non-zero
     only when no image could be scored (or, with --strict, when any could not).
     """
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import ErrorCode
+
     from facetransfer.registry.client import RegistryUnavailableError
     from facetransfer.scoring.predict import (
         collect_images,
+        ensure_writable_folder,
         input_verdicts,
         score_images,
         write_scores,
@@ -75,6 +79,18 @@ def predict_command(
 
     if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
         raise click.BadParameter(f"{output}: use a .csv or .parquet file name", param_hint="--output")
+    # Output folders are created (or refused) before the first image is scored, not after the last.
+    folders = {
+        "--output": output.parent if output is not None else None,
+        "--explain": explain_dir,
+        "--plots": plots_dir,
+    }
+    for option, folder in folders.items():
+        if folder is not None:
+            try:
+                ensure_writable_folder(folder)
+            except OSError as error:
+                raise click.BadParameter(str(error), param_hint=option) from error
     try:
         images = collect_images(inputs)
         frame = score_images(
@@ -90,13 +106,23 @@ def predict_command(
             click.echo(f"{len(written)} track plots in {plots_dir}", err=True)
     except (FileNotFoundError, LookupError, OSError, ValueError, RegistryUnavailableError) as error:
         raise click.ClickException(str(error)) from error
+    except MlflowException as error:  # the model refused the request (e.g. --explain without a face parser)
+        if error.error_code != ErrorCode.Name(ErrorCode.INVALID_PARAMETER_VALUE):
+            raise  # the model failed: a bug to report, with its traceback
+        raise click.ClickException(error.message) from error
     failed = frame[frame["error"].notna()]
     for row in failed.itertuples(index=False):
         click.echo(f"warning: {row.error}", err=True)
     if output is None:
         click.echo(frame.to_csv(index=False), nl=False)
     else:
-        write_scores(frame, output)
+        try:
+            write_scores(frame, output)
+        except OSError as error:  # checked before scoring; a full disk can still fail: keep the work
+            click.echo(frame.to_csv(index=False), nl=False)
+            raise click.ClickException(
+                f"cannot write {output}: {error}; the scores went to standard output instead"
+            ) from error
         click.echo(f"wrote {len(frame)} predictions to {output}")
     if explain_dir is not None:
         click.echo(f"explanations in {explain_dir}", err=True)
@@ -121,19 +147,37 @@ def predict_command(
 @click.option("--port", default=8000, show_default=True)
 @click.option("--max-upload-mb", default=10.0, show_default=True, help="Largest accepted image file.")
 @click.option("--max-files", default=32, show_default=True, help="Most images per request.")
+@click.option(
+    "--max-request-megapixels",
+    default=256.0,
+    show_default=True,
+    help="Most pixels per request, summed over its images' headers before any is decoded (413 beyond).",
+)
 def serve_command(
-    root: Path, model_name: str, alias: str, host: str, port: int, max_upload_mb: float, max_files: int
+    root: Path,
+    model_name: str,
+    alias: str,
+    host: str,
+    port: int,
+    max_upload_mb: float,
+    max_files: int,
+    max_request_megapixels: float,
 ) -> None:
     """Review page and JSON API: drop images, see score, decision and region overlay."""
+    from facetransfer.registry.client import RegistryUnavailableError
     from facetransfer.scoring.app import UploadLimits, serve
     from facetransfer.scoring.predict import load_scoring_model
     from facetransfer.tracking.store import resolve_tracking_uri
 
     try:
         model = load_scoring_model(model_name, alias, resolve_tracking_uri(root.resolve()))
-    except (LookupError, OSError, ValueError) as error:
+    except (LookupError, OSError, ValueError, RegistryUnavailableError) as error:
         raise click.ClickException(str(error)) from error
-    limits = UploadLimits(max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_files=max_files)
+    limits = UploadLimits(
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        max_files=max_files,
+        max_request_pixels=int(max_request_megapixels * 1_000_000),
+    )
     click.echo(f"review page on http://{host}:{port}/ ({model_name}@{alias})")
     serve(model, host=host, port=port, limits=limits)
 

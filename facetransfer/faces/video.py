@@ -41,6 +41,7 @@ class VideoSettings(BaseModel):
         max_frames: at most this many frames per video (the rest of a long video is not read).
         max_seconds: videos longer than this are refused (error row), not silently truncated.
         max_frame_pixels: frames larger than this (width x height) are refused.
+        max_file_bytes: video files larger than this are refused from their size, unread.
         link_iou: box overlap that links a face to a track in the next sampled frame.
         detection_workers: frames searched for faces at once (threads; OpenCV's networks run
             one frame per thread, so two workers use two cores).
@@ -52,6 +53,7 @@ class VideoSettings(BaseModel):
     max_frames: int = Field(default=120, ge=1, strict=True)
     max_seconds: float = Field(default=600.0, gt=0.0, allow_inf_nan=False)
     max_frame_pixels: int = Field(default=3840 * 2160, ge=1, strict=True)
+    max_file_bytes: int = Field(default=2 * 1024**3, ge=1, strict=True)
     link_iou: float = Field(default=0.3, gt=0.0, le=1.0, allow_inf_nan=False)
     detection_workers: int = Field(default=2, ge=1, le=64, strict=True)
 

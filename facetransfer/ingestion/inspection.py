@@ -8,11 +8,17 @@ taken from the cached facts each time, so changing a setting never needs a cache
 Headers come before pixels: an image or mask over the pixel limit, and a mask whose size differs
 from its image's, are judged from the header and never decoded. A file whose name is not valid
 UTF-8 is quarantined (``invalid_file_name``) before anything, the cache included, sees its path.
+
+``os.stat`` comes before any open: only a regular file (or a link to one) is read, so a FIFO or
+a device is quarantined ``not_a_regular_file`` and never opened (opening a FIFO blocks; reading
+``/dev/zero`` never ends), and a file over ``max_file_bytes`` is quarantined ``file_too_large``
+unread. An image file far larger than its header's pixels need is refused after the header too.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -23,10 +29,18 @@ from facetransfer.classes import MASK_ENCODINGS, ClassScheme
 from facetransfer.imaging.checks import (
     DEFAULT_MAX_IMAGE_PIXELS,
     FileFacts,
-    inspect_image_file,
+    inspect_image_bytes,
     inspect_mask_file,
 )
-from facetransfer.imaging.decoding import CONVERTIBLE_MODES, exif_orientation
+from facetransfer.imaging.decoding import (
+    CONVERTIBLE_MODES,
+    DEFAULT_MAX_FILE_BYTES,
+    FileTooLargeError,
+    NotARegularFileError,
+    exif_orientation,
+    read_image_file,
+    stat_image_file,
+)
 from facetransfer.ingestion.file_names import invalid_name_problem, is_utf8_path, printable_path
 from facetransfer.ingestion.hashing import FileFactCache
 from facetransfer.ingestion.records import ImageCandidate, ManifestRow, QuarantineCheck, QuarantineEntry
@@ -43,13 +57,19 @@ class Inspector:
     Args:
         cache: the fact cache (an in-memory one when ``None``).
         max_image_pixels: decompression-bomb limit for this ingestion.
+        max_file_bytes: larger files are quarantined from their size, unread.
     """
 
     def __init__(
-        self, cache: FileFactCache | None = None, *, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+        self,
+        cache: FileFactCache | None = None,
+        *,
+        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     ) -> None:
         self.cache = cache if cache is not None else FileFactCache(None)
         self.max_image_pixels = max_image_pixels
+        self.max_file_bytes = max_file_bytes
         self.hashed_files = 0
 
     def image_facts(self, path: Path) -> FileFacts:
@@ -58,11 +78,15 @@ class Inspector:
         The one image-mode policy applies here (``facetransfer.imaging.decoding``): a mode with no
         faithful conversion to RGB is ``unsupported_mode``, for ingestion and add-generator alike.
         """
-        return _with_mode_policy(
-            self._facts(
-                path, "image", lambda: inspect_image_file(path, max_image_pixels=self.max_image_pixels)
-            )
-        )
+        return _with_mode_policy(self._facts(path, "image", lambda: self._inspect_image(path)))
+
+    def _inspect_image(self, path: Path) -> FileFacts:
+        """Read ``path`` once (bounded, header first) and inspect its bytes."""
+        try:
+            data = read_image_file(path, max_bytes=self.max_file_bytes)
+        except OSError as error:
+            return _file_problem(error)
+        return inspect_image_bytes(data, max_image_pixels=self.max_image_pixels)
 
     def mask_facts(
         self, path: Path, *, encoding: str, scheme: ClassScheme, expected_size: tuple[int, int] | None = None
@@ -92,11 +116,9 @@ class Inspector:
         if problem is not None:
             return FileFacts("", 0, check=QuarantineCheck.INVALID_FILE_NAME, problem=problem)
         try:
-            stat = path.stat()
+            stat = stat_image_file(path, max_bytes=self.max_file_bytes)  # the limit is judged every call
         except OSError as error:
-            return FileFacts(
-                "", 0, check=QuarantineCheck.UNREADABLE_FILE, problem=f"cannot stat file: {error}"
-            )
+            return _file_problem(error)
         cached = self.cache.get(path, kind, stat.st_size, stat.st_mtime_ns)
         if cached is not None and self._still_valid(cached, expected_size):
             return self._apply_pixel_limit(cached)
@@ -193,6 +215,17 @@ def inspect_candidates(
     return rows, quarantine, {"tolerated_unknown_colors": tolerated}
 
 
+def _file_problem(error: OSError) -> FileFacts:
+    """Facts of a file that was not read: not a regular file, too large, or unreachable."""
+    if isinstance(error, NotARegularFileError):
+        return FileFacts("", 0, check=QuarantineCheck.NOT_A_REGULAR_FILE, problem=str(error))
+    if isinstance(error, FileTooLargeError):
+        return FileFacts("", 0, check=QuarantineCheck.FILE_TOO_LARGE, problem=str(error))
+    if error.errno == errno.ELOOP:
+        return FileFacts("", 0, check=QuarantineCheck.SYMLINK_LOOP, problem=f"cannot read file: {error}")
+    return FileFacts("", 0, check=QuarantineCheck.UNREADABLE_FILE, problem=f"cannot read file: {error}")
+
+
 def _with_mode_policy(facts: FileFacts) -> FileFacts:
     """Quarantine images whose mode has no faithful conversion to RGB (``facetransfer.imaging.decoding``)."""
     if facts.check is not None or facts.mode in CONVERTIBLE_MODES:
@@ -233,8 +266,14 @@ def _check_mask(
         return QuarantineEntry(printable_path(candidate.path), candidate.source, check, reason)
 
     if mask.check is not None:
-        # Size and name problems keep their own code; any other problem means the mask is unreadable.
-        kept = (QuarantineCheck.IMAGE_TOO_LARGE, QuarantineCheck.INVALID_FILE_NAME)
+        # Size, name and file-kind problems keep their own code; any other means the mask is unreadable.
+        kept = (
+            QuarantineCheck.IMAGE_TOO_LARGE,
+            QuarantineCheck.INVALID_FILE_NAME,
+            QuarantineCheck.NOT_A_REGULAR_FILE,
+            QuarantineCheck.FILE_TOO_LARGE,
+            QuarantineCheck.SYMLINK_LOOP,
+        )
         check = mask.check if mask.check in kept else QuarantineCheck.UNREADABLE_MASK
         return mask, entry(check, f"mask {printable_path(candidate.mask_path)}: {mask.problem}")
     orientation = exif_orientation(candidate.path)

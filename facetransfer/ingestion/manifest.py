@@ -46,6 +46,7 @@ import pandas as pd
 
 from facetransfer.faces.face_settings import FaceSettings
 from facetransfer.imaging.checks import DEFAULT_MAX_IMAGE_PIXELS
+from facetransfer.imaging.decoding import DEFAULT_MAX_FILE_BYTES
 from facetransfer.ingestion.errors import SourceConfigError, SourceNotFoundError
 from facetransfer.ingestion.face_crops import face_cropper_for
 from facetransfer.ingestion.file_names import printable_path
@@ -134,6 +135,7 @@ def build_manifest(
     cache_dir: str | Path | None = None,
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
     faces: FaceSettings | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> ManifestResult:
     """Read, check, hash, de-duplicate and split every source.
 
@@ -148,6 +150,7 @@ def build_manifest(
             persists (CelebAMask-HQ and ``faces: align`` sources then fail with a message asking
             for one).
         max_image_pixels: decompression-bomb limit; larger images are quarantined.
+        max_file_bytes: files larger than this are quarantined from their size, never read.
         faces: how ``faces: align`` sources are cut into face crops (the run's ``faces:``
             block, one for every source); ``None``: ``FaceSettings()`` defaults.
 
@@ -171,7 +174,7 @@ def build_manifest(
     quarantine: list[QuarantineEntry] = []
     source_reports: dict[str, Any] = {}
     with FileFactCache(cache_dir) as cache:
-        inspector = Inspector(cache, max_image_pixels=max_image_pixels)
+        inspector = Inspector(cache, max_image_pixels=max_image_pixels, max_file_bytes=max_file_bytes)
         for config in configs:
             derived = Path(cache_dir) / "derived" / config.name if cache_dir is not None else None
             result = read_source(config, root, inspector=inspector, derived_dir=derived)

@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from facetransfer.project.lock import exclusive_lock
+from facetransfer.locks import exclusive_lock
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def retrain(root: str | Path, config: str | Path, *, force: bool = False) -> int
     Raises:
         RegistryUnavailableError: the registry cannot be reached; the pipeline is not started.
     """
-    from facetransfer.project.lock import LockBusyError
+    from facetransfer.locks import LockBusyError
 
     root = Path(root).resolve()
     config_path = (root / config).resolve()

@@ -15,20 +15,26 @@ Endpoints:
 * ``GET /healthz``.
 
 Uploads are checked before scoring: at most ``max_files`` files of at most ``max_upload_bytes``
-each (413 otherwise), of an image type (PNG, JPEG, WebP; 415 otherwise). A file that passes these
-checks but cannot be decoded gets a result with ``error`` set, as in every other scoring path.
+each, whose image headers declare at most ``max_request_pixels`` pixels in all (413 otherwise,
+decided on the headers before any pixel is decoded). A file of another type than PNG, JPEG, WebP
+or a video gets a result with ``error`` set and the others are scored (415 only when no file of
+the request can be scored). A file that passes these checks but cannot be decoded gets a result
+with ``error`` set too, as in every other scoring path. Missing numbers are JSON ``null``.
+
+Requests are decoded and prepared in parallel (FastAPI's thread pool); only the model's forward
+passes take turns (``ImageScorer``), so a large request does not hold up a small one.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI reads the endpoint annotations at
 # runtime, and the fastapi types are imported inside ``create_app`` (lazy, like every heavy import).
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from facetransfer.imaging.checks import read_image_header
 from facetransfer.jsonable import to_jsonable
 from facetransfer.scoring.page import PAGE
 
@@ -44,14 +50,18 @@ VIDEO_TYPES = {
 ACCEPTED_TYPES = {**IMAGE_TYPES, **VIDEO_TYPES}
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_FILES = 32
+DEFAULT_MAX_REQUEST_PIXELS = 256_000_000
+"""Two images of the largest size decoding allows (``imaging.checks.DEFAULT_MAX_IMAGE_PIXELS``,
+89 Mpx), or 32 photos of 8 Mpx: a few seconds of decoding."""
 
 
 @dataclass(frozen=True)
 class UploadLimits:
-    """What an upload may be: file size, number of files, content types."""
+    """What an upload may be: file size, number of files, pixels of all its images together."""
 
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     max_files: int = DEFAULT_MAX_FILES
+    max_request_pixels: int = DEFAULT_MAX_REQUEST_PIXELS
 
 
 def result_records(names: list[str], scored: pd.DataFrame) -> list[dict[str, Any]]:
@@ -73,6 +83,34 @@ def result_records(names: list[str], scored: pd.DataFrame) -> list[dict[str, Any
     return records
 
 
+def refused_record(name: str, index: int, problem: str, columns: list[str], scorer: Any) -> dict[str, Any]:
+    """The result of an upload that was not scored: every column of a scored row, ``error`` set."""
+    return {
+        "name": name,
+        **dict.fromkeys(columns),
+        "input_index": index,
+        "face_found": False,
+        "threshold": scorer.threshold,
+        "model_version": scorer.model_version,
+        "error": f"{name}: {problem}",
+    }
+
+
+def declared_pixels(contents: list[bytes]) -> int:
+    """Pixels that the images' headers declare, summed; nothing is decoded.
+
+    A file whose header cannot be read (a video, a damaged image) counts 0: a video is sampled
+    frame by frame under its own limits, and a damaged image becomes an error row undecoded.
+    """
+    total = 0
+    for data in contents:
+        try:
+            total += read_image_header(data).pixels
+        except (OSError, SyntaxError, ValueError):
+            continue
+    return total
+
+
 def create_app(model: Any, *, limits: UploadLimits = UploadLimits()) -> Any:
     """The FastAPI application serving ``model`` (an MLflow pyfunc serving model)."""
     from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
@@ -80,7 +118,6 @@ def create_app(model: Any, *, limits: UploadLimits = UploadLimits()) -> Any:
 
     served = model.unwrap_python_model()
     scorer = served.scorer
-    lock = threading.Lock()  # one scoring at a time: predictable memory on a small machine
     app = FastAPI(title="facetransfer review", docs_url="/api/docs", redoc_url=None)
 
     @app.middleware("http")
@@ -108,6 +145,7 @@ def create_app(model: Any, *, limits: UploadLimits = UploadLimits()) -> Any:
             "input_mode": scorer.preprocessing.input_mode,
             "max_upload_bytes": limits.max_upload_bytes,
             "max_files": limits.max_files,
+            "max_request_pixels": limits.max_request_pixels,
             "content_types": sorted(ACCEPTED_TYPES),
         }
 
@@ -119,28 +157,43 @@ def create_app(model: Any, *, limits: UploadLimits = UploadLimits()) -> Any:
     ) -> dict[str, Any]:
         if len(files) > limits.max_files:
             raise HTTPException(413, f"{len(files)} files: at most {limits.max_files} per request")
-        names, contents = [], []
-        for upload in files:
-            name = upload.filename or "upload"
+        names = [upload.filename or "upload" for upload in files]
+        scorable, contents, refused = [], [], {}
+        for index, upload in enumerate(files):
             if upload.content_type not in ACCEPTED_TYPES:
-                raise HTTPException(
-                    415,
-                    f"{name}: type {upload.content_type!r} is not one of {', '.join(sorted(ACCEPTED_TYPES))}",
-                )
+                types = ", ".join(sorted(ACCEPTED_TYPES))
+                refused[index] = f"type {upload.content_type!r} is not one of {types}"
+                continue
             data = upload.file.read(limits.max_upload_bytes + 1)
             if len(data) > limits.max_upload_bytes:
-                raise HTTPException(413, f"{name}: larger than {limits.max_upload_bytes} bytes")
-            names.append(name)
+                raise HTTPException(413, f"{names[index]}: larger than {limits.max_upload_bytes} bytes")
+            scorable.append(index)
             contents.append(data)
-        frame = pd.DataFrame({"image": pd.Series(contents, dtype=object)})
-        with lock:
-            scored = model.predict(
-                frame, params={"explain": bool(explain and scorer.explainer is not None), "faces": faces}
+        if not scorable:
+            index, problem = next(iter(refused.items()))
+            raise HTTPException(415, f"no file to score: {names[index]}: {problem}")
+        pixels = declared_pixels(contents)
+        if pixels > limits.max_request_pixels:
+            raise HTTPException(
+                413,
+                f"the images of this request declare {pixels} pixels in all; at most "
+                f"{limits.max_request_pixels} per request (--max-request-megapixels): send fewer at a time",
             )
+        # No lock here: decoding runs in parallel with other requests; the scorer serialises only
+        # the forward passes.
+        scored = model.predict(
+            pd.DataFrame({"image": pd.Series(contents, dtype=object)}),
+            params={"explain": bool(explain and scorer.explainer is not None), "faces": faces},
+        )
+        scored["input_index"] = [scorable[position] for position in scored["input_index"]]
+        records = result_records(names, scored) + [
+            refused_record(names[index], index, problem, list(scored.columns), scorer)
+            for index, problem in refused.items()
+        ]
         return {
             "model_version": scorer.model_version,
             "threshold": scorer.threshold,
-            "results": result_records(names, scored),
+            "results": sorted(records, key=lambda record: record["input_index"]),
         }
 
     return app

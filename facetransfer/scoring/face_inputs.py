@@ -22,7 +22,14 @@ from facetransfer.faces.video import (
     link_tracks,
     sample_frames,
 )
-from facetransfer.imaging.decoding import ImageDecodeError, ImageSource, decode_rgb, describe_source
+from facetransfer.imaging.decoding import (
+    DEFAULT_MAX_FILE_BYTES,
+    ImageDecodeError,
+    ImageSource,
+    decode_rgb,
+    describe_source,
+    stat_image_file,
+)
 from facetransfer.inputs.preprocessing import Preprocessing
 from facetransfer.scoring.requests import PreparedImage, prepare
 
@@ -62,6 +69,14 @@ def prepare_input(
         return [prepare(source, preprocessing)]
     if isinstance(source, bytes) and not source:
         return [prepare(source, preprocessing)]
+    if isinstance(source, str):
+        # Only regular files of a bounded size are opened: a FIFO or a device named like a picture
+        # or a video would block the read (or never end), so it becomes an error row instead.
+        limit = video.max_file_bytes if is_video(source) else DEFAULT_MAX_FILE_BYTES
+        try:
+            stat_image_file(source, max_bytes=limit)
+        except OSError as error:
+            return [PreparedImage(error=str(error))]
     if is_video(source):
         return _video_items(source, preprocessing=preprocessing, mode=mode, detector=detector, video=video)
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from facetransfer.faces.video import VIDEO_EXTENSIONS
-from facetransfer.ingestion.readers.paths import list_image_files
+from facetransfer.ingestion.readers.paths import find_image_files, is_link_loop
 from facetransfer.ingestion.sources import IMAGE_EXTENSIONS
 from facetransfer.scoring.scorer import IMAGE_RULE
 
@@ -22,15 +24,24 @@ logger = logging.getLogger(__name__)
 def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
     """Image files named by ``inputs`` (files, or folders searched recursively, hidden entries skipped).
 
+    Linked folders are followed; a link that loops is not, and is named in a warning. A named path
+    that is not a regular file (a FIFO, a device) is kept: decoding refuses it without opening
+    it, so it gets an error row instead of hanging the run.
+
     Raises:
         FileNotFoundError: an input does not exist, or no image was found.
     """
     images: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            images += list_image_files(item, extensions=IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
-        elif item.is_file():
+            listing = find_image_files(item, extensions=IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
+            images += listing.files
+            for link in listing.skipped_links:
+                logger.log(logging.WARNING if link.loop else logging.INFO, "%s: %s", link.link, link.reason)
+        elif item.exists():
             images.append(item)
+        elif is_link_loop(item):
+            logger.warning("%s: symbolic links that point at each other (a loop); not scored", item)
         else:
             raise FileNotFoundError(f"{item}: no such file or folder")
     if not images:
@@ -68,6 +79,39 @@ def load_scoring_model(model_name: str, alias: str, tracking_uri: str) -> Any:
 CHUNK_ROWS = 256
 """Images per call of the serving model (bounds the memory of decoded images)."""
 
+STEM_BYTES = 100
+"""Most bytes of an input's file name kept in the names of files written for it: the row number
+keeps them unique, and the whole name stays far below the 255 bytes file systems allow."""
+
+
+def ensure_writable_folder(folder: Path) -> Path:
+    """Create ``folder`` (with its parents) if missing and check that a file can be written in it.
+
+    Called before any image is scored, so that a wrong output path costs nothing.
+
+    Raises:
+        NotADirectoryError: ``folder`` or one of its parents is a file (named in the message).
+        OSError: the folder cannot be created or written to (permissions, read-only file system).
+    """
+    for existing in (folder, *folder.parents):
+        if existing.exists():
+            if not existing.is_dir():
+                raise NotADirectoryError(f"{existing} is a file, not a folder")
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise OSError(f"cannot write into {folder}: {error.strerror or error}") from error
+    return folder
+
+
+def output_name(index: int, path: str, suffix: str) -> str:
+    """``<index>_<stem><suffix>`` with the stem cut to ``STEM_BYTES`` bytes (whole characters)."""
+    stem = Path(path).stem.encode("utf-8", "surrogateescape")[:STEM_BYTES].decode("utf-8", "ignore")
+    return f"{index:04d}_{stem}{suffix}"
+
 
 def score_images(
     images: Sequence[Path],
@@ -100,7 +144,8 @@ def score_images(
         ``image_fake_probability``, ``image_prediction``) (and ``explanation``).
     """
     model = load_scoring_model(model_name, alias, tracking_uri)
-    frame = pd.DataFrame({"path": [str(p.resolve()) for p in images]})
+    # absolute, links kept: resolve() would raise on a link that loops (its row gets the error)
+    frame = pd.DataFrame({"path": [os.path.abspath(p) for p in images]})
     params = {"explain": explain_dir is not None, "faces": faces}
     parts = []
     for start in range(0, len(frame), CHUNK_ROWS):
@@ -116,10 +161,12 @@ def score_images(
 def write_explanations(scored: pd.DataFrame, folder: Path) -> pd.DataFrame:
     """Write the overlays and the region table of explained rows; return ``scored`` with ``explanation``.
 
-    Files: ``<row>_<image stem>.png`` per explained image, and ``regions.csv`` (``path``,
-    ``region``, ``contribution``: the fake probability the region adds) for all of them.
+    Files: ``<row>_<image stem>.png`` per explained image (the stem cut to ``STEM_BYTES``), and
+    ``regions.csv`` (``path``, ``region``, ``contribution``: the fake probability the region adds)
+    for all of them. An overlay that cannot be written is that row's problem: it is logged with
+    the image and the reason, the row's ``explanation`` stays empty and the others are written.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_writable_folder(folder)
     names: list[str | None] = []
     rows = []
     for index, row in enumerate(scored.itertuples(index=False)):
@@ -127,14 +174,25 @@ def write_explanations(scored: pd.DataFrame, folder: Path) -> pd.DataFrame:
             names.append(None)
             continue
         face = "" if pd.isna(row.face_index) else f"_face{int(row.face_index)}"
-        target = folder / f"{index:04d}_{Path(str(row.path)).stem}{face}.png"
-        target.write_bytes(base64.b64decode(row.explanation_png))
-        names.append(str(target))
+        target = folder / output_name(index, str(row.path), f"{face}.png")
+        try:
+            target.write_bytes(base64.b64decode(row.explanation_png))
+        except OSError as error:
+            logger.warning(
+                "explanation of %s not written to %s: %s", row.path, target, error.strerror or error
+            )
+            names.append(None)
+        else:
+            names.append(str(target))
         rows += [
             {"path": row.path, "region": region, "contribution": value}
             for region, value in json.loads(row.regions).items()
         ]
-    pd.DataFrame(rows, columns=["path", "region", "contribution"]).to_csv(folder / "regions.csv", index=False)
+    table = pd.DataFrame(rows, columns=["path", "region", "contribution"])
+    try:
+        table.to_csv(folder / "regions.csv", index=False)
+    except OSError as error:  # the scores are worth more than the table: keep going
+        logger.warning("regions table not written to %s: %s", folder / "regions.csv", error.strerror or error)
     logger.info("wrote %d explanations to %s", sum(name is not None for name in names), folder)
     return scored.drop(columns=["regions", "explanation_png"]).assign(
         explanation=pd.Series(names, dtype=object, index=scored.index)
@@ -176,7 +234,7 @@ def write_track_plots(scored: pd.DataFrame, folder: Path) -> list[Path]:
     """A score-over-time PNG per video track (``<n>_<video stem>_track<k>.png``); returns the files."""
     from matplotlib.figure import Figure
 
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_writable_folder(folder)
     written = []
     for index, row in enumerate(scored.itertuples(index=False)):
         if row.track_scores is None or pd.isna(row.track_scores):
@@ -195,7 +253,7 @@ def write_track_plots(scored: pd.DataFrame, folder: Path) -> list[Path]:
             f"{Path(str(row.path)).name}: track {row.face_index} (mean {row.fake_probability:.3f})"
         )
         axes.legend(loc="upper right")
-        target = folder / f"{index:04d}_{Path(str(row.path)).stem}_track{row.face_index}.png"
+        target = folder / output_name(index, str(row.path), f"_track{row.face_index}.png")
         figure.savefig(target, dpi=100)
         written.append(target)
     return written

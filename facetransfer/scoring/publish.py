@@ -29,15 +29,19 @@ SERVING_PACKAGES = ("safetensors", "captum", "mlflow", "pyyaml")
 
 
 def serving_signature() -> Any:
-    """Input: exactly one of ``path`` (string) or ``image`` (binary; base64 in JSON requests).
+    """Input: exactly one of ``path`` (string) or ``image`` (bytes, or base64 text).
 
+    ``image`` is declared ``string``, not ``binary``: MLflow's scoring server decodes the base64
+    of a binary column itself, before the model sees the request, and answers 400 for the whole
+    request when one cell is not base64. As text, each cell reaches the model, which decodes it
+    and gives a bad one its own error row. Bytes (the Python API) pass a string column unchanged.
     Both columns are optional in the schema; the model refuses a request with neither or both.
     Params: ``explain`` (boolean, default false). Output: the score columns.
     """
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
-    inputs = Schema([ColSpec("string", "path", required=False), ColSpec("binary", "image", required=False)])
+    inputs = Schema([ColSpec("string", "path", required=False), ColSpec("string", "image", required=False)])
     outputs = Schema(
         [
             ColSpec("long", "input_index"),

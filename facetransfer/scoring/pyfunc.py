@@ -165,19 +165,40 @@ class ImageDetectorModel(PythonModel):
     ) -> pd.DataFrame:
         """Score the images of ``model_input`` (one of the columns ``path`` or ``image``).
 
+        Under MLflow's scoring server (``mlflow models serve``), missing numbers are returned as
+        ``None``, which the server writes as JSON ``null``; a float NaN would be written ``NaN``,
+        which is not JSON. The Python API keeps float columns with NaN.
+
         Raises:
-            MlflowException: malformed input (INVALID_PARAMETER_VALUE, HTTP 400 when served).
+            MlflowException: malformed input (``INVALID_PARAMETER_VALUE``, HTTP 400 when served);
+                any other failure is the model's (``INTERNAL_ERROR``, HTTP 500), its cause chained.
         """
+        from mlflow.environment_variables import _MLFLOW_IS_IN_SERVING_ENVIRONMENT
         from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INTERNAL_ERROR
 
         from facetransfer.scoring.scorer import ScoringInputError
 
-        # ScoringInputError is a ValueError; named for the reader: a malformed request, not an image.
         explain = _flag((params or {}).get("explain", False))
         try:
-            return self.scorer.score(model_input, explain=explain, faces=(params or {}).get("faces") or None)
-        except (ScoringInputError, ValueError) as error:
+            scored = self.scorer.score(
+                model_input, explain=explain, faces=(params or {}).get("faces") or None
+            )
+        except ScoringInputError as error:  # the request's fault; a bad image is an error row instead
             raise MlflowException.invalid_parameter_value(str(error)) from error
+        except Exception as error:
+            # MLflow's server answers 400 for any exception that is not an MlflowException.
+            logger.exception("scoring failed")
+            raise MlflowException(f"scoring failed: {error}", error_code=INTERNAL_ERROR) from error
+        return _json_nulls(scored) if _MLFLOW_IS_IN_SERVING_ENVIRONMENT.get() else scored
+
+
+def _json_nulls(scored: pd.DataFrame) -> pd.DataFrame:
+    """``scored`` with each float column as objects, ``None`` where it held NaN."""
+    floats = scored.select_dtypes(include="floating").columns
+    return scored.assign(
+        **{column: scored[column].astype(object).where(scored[column].notna(), None) for column in floats}
+    )
 
 
 def _flag(value: Any) -> bool:

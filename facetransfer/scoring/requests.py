@@ -63,7 +63,8 @@ def _source(value: Any, column: str) -> ImageSource | str | None:
         return bytes(value)
     if isinstance(value, str):
         try:
-            return base64.b64decode(value, validate=True)
+            # Line breaks are allowed, as `base64` and base64.encodebytes write them every 76 characters.
+            return base64.b64decode("".join(value.split()), validate=True)
         except (binascii.Error, ValueError):
             return "error: the image cell is neither bytes nor base64 text"
     return f"error: the image cell holds a {type(value).__name__}, expected bytes"

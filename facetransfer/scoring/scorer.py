@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,6 +104,10 @@ class ImageScorer:
         model_version: ``<registered model>/<version>`` (or a run reference when unregistered).
         explainer: the region explainer (``None`` when no face parser came with the model).
         batch_size: images per forward pass.
+
+    Thread-safe: concurrent ``score`` calls decode and prepare their images in parallel; their
+    forward passes (scores and explanations) take turns, so that the model's activations and
+    compute threads are those of one batch at a time.
     """
 
     detector: nn.Module
@@ -117,6 +122,7 @@ class ImageScorer:
     video_settings: VideoSettings = field(default_factory=VideoSettings)
     face_detector: FaceDetector = field(init=False, repr=False)
     settings: DeviceSettings = field(init=False, repr=False)
+    forward_lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         # fp32 in the memory format evaluation uses on this device (channels-last on CUDA and
@@ -136,7 +142,8 @@ class ImageScorer:
             for start in range(0, len(inputs), self.batch_size):
                 chunk = inputs[start : start + self.batch_size]
                 tensor = self.settings.images_to_device(torch.from_numpy(np.stack(chunk)))
-                scores[start : start + len(chunk)] = torch.sigmoid(self.detector(tensor)).cpu().numpy()
+                with self.forward_lock:
+                    scores[start : start + len(chunk)] = torch.sigmoid(self.detector(tensor)).cpu().numpy()
         return scores
 
     def score(
@@ -145,11 +152,13 @@ class ImageScorer:
         """Score every row of ``frame`` (see the module docstring for the modes and columns).
 
         Raises:
-            ScoringInputError: malformed input (no ``path``/``image`` column, or both; unknown mode).
-            ValueError: ``explain`` without a face parser in the model.
+            ScoringInputError: malformed input (no ``path``/``image`` column, or both; unknown mode;
+                ``explain`` asked of a model without a face parser).
         """
         if explain and self.explainer is None:
-            raise ValueError(f"{self.model_version} carries no face parser: it cannot explain its scores")
+            raise ScoringInputError(
+                f"{self.model_version} carries no face parser: it cannot explain its scores"
+            )
         mode = faces or self.face_mode
         if mode not in ("auto", "align", "off"):
             raise ScoringInputError(f"faces must be one of auto, align, off; got {mode!r}")
@@ -237,8 +246,9 @@ class ImageScorer:
         return rows
 
     def explanation(self, item: PreparedImage) -> Any:
-        """The ``RegionExplanation`` of a prepared image."""
-        return self.explainer.explain(item.pixels, item.inputs)
+        """The ``RegionExplanation`` of a prepared image (the face parser's and detector's forward passes)."""
+        with self.forward_lock:
+            return self.explainer.explain(item.pixels, item.inputs)
 
     def _explain(self, item: PreparedImage) -> tuple[str, str]:
         from facetransfer.explanation import explanation_figure, figure_png

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -13,6 +15,8 @@ LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 INPUT_MODES = ("resize", "crop")
 SAMPLE_CACHES = ("auto", "memory", "disk", "none")
 DISTRIBUTED_BACKENDS = ("auto", "gloo", "nccl")
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+"""What ``runtime.device.resolve_device`` understands: ``cuda:N`` takes a GPU index, ``cpu`` none."""
 _CHOICES = {
     "learning_rate_schedule": LEARNING_RATE_SCHEDULES,
     "input_mode": INPUT_MODES,
@@ -27,6 +31,14 @@ _SETTINGS = ConfigDict(extra="forbid", frozen=True, strict=True)
 def _one_of(key: str, value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _finite(key: str, value: float) -> float:
+    # YAML's `.nan` and `.inf` are floats: strict typing lets them through, and a NaN passes every
+    # comparison-based bound (`nan <= 0` is false), so it would train silently into NaN weights.
+    if not math.isfinite(value):
+        raise ValueError(f"{key} must be a finite number, got {value}")
     return value
 
 
@@ -65,7 +77,7 @@ class DistributedConfig(BaseModel):
     @field_validator("timeout_s")
     @classmethod
     def _positive_timeout(cls, value: float) -> float:
-        if value <= 0:
+        if _finite("TrainConfig.distributed.timeout_s", value) <= 0:
             raise ValueError(f"TrainConfig.distributed.timeout_s must be positive, got {value}")
         return value
 
@@ -80,6 +92,10 @@ class TrainConfig(BaseModel):
         learning_rate_schedule: ``constant`` (paper) or ``cosine``: decay per epoch from
             ``learning_rate`` towards 0 over ``epochs`` (a short run ends with small, precise steps).
         patience: epochs without a lower validation loss before stopping early.
+        min_epochs: epochs always run before early stopping may end the run (0: from the first
+            epoch, as before). A detector can sit at the ln 2 plateau for its first epochs and
+            take off later; stopping there leaves a detector at chance. At or above ``epochs``
+            early stopping never acts (not an error: a backbone override may shorten ``epochs``).
         image_size: side of the square the model sees; a multiple of 32.
         input_mode: detectors only: ``resize`` (the paper's: the whole image resized to
             ``image_size``) or ``crop`` (an ``image_size`` crop: random in training, the centre in
@@ -129,6 +145,7 @@ class TrainConfig(BaseModel):
     learning_rate: float = 1e-3
     learning_rate_schedule: str = "constant"
     patience: int = 5
+    min_epochs: int = 0
     image_size: int = 128
     num_workers: int | None = None
     seed: int = 0
@@ -158,14 +175,14 @@ class TrainConfig(BaseModel):
     @field_validator("learning_rate", "transferred_learning_rate_scale")
     @classmethod
     def _positive(cls, value: float, info: ValidationInfo) -> float:
-        if value <= 0:
+        if _finite(f"TrainConfig.{info.field_name}", value) <= 0:
             raise ValueError(f"TrainConfig.{info.field_name} must be positive, got {value}")
         return value
 
-    @field_validator("batch_norm_recalibration_batches", "class_weight_power")
+    @field_validator("batch_norm_recalibration_batches", "class_weight_power", "min_epochs")
     @classmethod
     def _not_negative(cls, value: float, info: ValidationInfo) -> float:
-        if value < 0:
+        if _finite(f"TrainConfig.{info.field_name}", value) < 0:
             raise ValueError(f"TrainConfig.{info.field_name} must be >= 0, got {value}")
         return value
 
@@ -191,7 +208,11 @@ class TrainConfig(BaseModel):
     @field_validator("device")
     @classmethod
     def _known_device(cls, value: str) -> str:
-        _one_of("TrainConfig.device", value.split(":")[0], DEVICES)
+        if not DEVICE_PATTERN.fullmatch(value):
+            raise ValueError(
+                f"TrainConfig.device must be one of {', '.join(DEVICES)} or cuda:N (N a GPU index), "
+                f"got {value!r}"
+            )
         return value
 
     @field_validator("image_size")

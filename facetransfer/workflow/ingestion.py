@@ -64,6 +64,7 @@ def ingest(
         split_ratios=None,
         cache_dir=settings.resolve(settings.cache_dir, base),
         max_image_pixels=settings.max_image_pixels,
+        max_file_bytes=settings.max_file_bytes,
         faces=faces,
     )
     covered = dvc_md5 is not None and sources_under_dvc(settings, root, sources)

@@ -121,3 +121,115 @@ def test_cli_demo_data_writes_and_refuses_to_overwrite(tmp_path: Path) -> None:
     again = runner.invoke(main, args)
     assert again.exit_code != 0 and "--force" in again.output
     assert runner.invoke(main, [*args, "--force"]).exit_code == 0
+
+
+# ------------------------------------------------------------------ atomicity (issue 18, item 7) ---
+
+
+def _detection(repo: Path) -> Path:
+    return repo / "data" / "detection"
+
+
+@pytest.mark.parametrize(
+    "where", ["data/detection/.oldgan.incoming", ".local/add-generator/.oldgan.incoming"]
+)
+def test_staging_folder_of_a_killed_run_is_removed_not_versioned(
+    git_repo: Path, tmp_path: Path, where: str
+) -> None:
+    leftover = git_repo / where
+    write_png(leftover / "images" / "half.png", random_image(3))
+    source = tmp_path / "incoming"
+    make_artifact_folder(source, 2, target=1, seed=5)
+
+    report = add_generator("newgan", source, repo_root=git_repo, push=False)
+
+    assert not leftover.exists()
+    assert f"removed {leftover}" in report.describe() and "interrupted" in report.describe()
+    assert sorted(p.name for p in _detection(git_repo).iterdir()) == ["newgan"]
+    assert report.files_added == 2
+
+
+def test_a_failed_run_leaves_no_staging_folder_and_no_generator(
+    git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from facetransfer.imaging.checks import FileFacts
+    from facetransfer.ingestion.inspection import Inspector
+
+    source = tmp_path / "incoming"
+    make_artifact_folder(source, 3, target=1, seed=6)
+    checked: list[Path] = []
+    real_image_facts = Inspector.image_facts
+
+    def fail_on_the_second_image(self: Inspector, path: Path) -> FileFacts:
+        checked.append(path)
+        if len(checked) == 2:
+            raise OSError("disk full")
+        return real_image_facts(self, path)
+
+    monkeypatch.setattr(Inspector, "image_facts", fail_on_the_second_image)
+    with pytest.raises(OSError, match="disk full"):
+        add_generator("newgan", source, repo_root=git_repo, push=False)
+
+    assert not (git_repo / "data").exists() or not any(_detection(git_repo).iterdir())
+    local = git_repo / ".local" / "add-generator"
+    assert not local.exists() or not any(p.name.endswith(".incoming") for p in local.iterdir())
+
+
+def test_the_bytes_checked_are_the_bytes_copied(
+    git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from facetransfer.imaging.checks import FileFacts
+    from facetransfer.ingestion.inspection import Inspector
+
+    source = tmp_path / "incoming"
+    (image,) = make_artifact_folder(source, 1, target=1, seed=7)
+    checked_bytes = image.read_bytes()
+    real_image_facts = Inspector.image_facts
+
+    def replace_source_after_the_check(self: Inspector, path: Path) -> FileFacts:
+        facts = real_image_facts(self, path)
+        image.write_bytes(b"not an image any more")  # swapped between the check and the copy
+        return facts
+
+    monkeypatch.setattr(Inspector, "image_facts", replace_source_after_the_check)
+    report = add_generator("newgan", source, repo_root=git_repo, push=False)
+
+    assert report.files_added == 1
+    assert (_detection(git_repo) / "newgan" / "images" / "000.png").read_bytes() == checked_bytes
+
+
+def test_overwrite_keeps_the_previous_generator_when_the_run_fails(
+    git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import facetransfer.ingestion.versioning as versioning
+
+    first = tmp_path / "first"
+    make_artifact_folder(first, 2, target=1, seed=8)
+    add_generator("newgan", first, repo_root=git_repo, push=False)
+    second = tmp_path / "second"
+    make_artifact_folder(second, 3, target=1, seed=9)
+
+    def dvc_fails(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("dvc add failed")
+
+    monkeypatch.setattr(versioning, "track_data", dvc_fails)
+    with pytest.raises(RuntimeError, match="dvc add failed"):
+        add_generator("newgan", second, repo_root=git_repo, overwrite=True, push=False)
+
+    kept = _detection(git_repo) / "newgan"
+    assert sorted(p.name for p in (kept / "images").iterdir()) == ["000.png", "001.png"]
+    assert sorted(p.name for p in _detection(git_repo).iterdir()) == ["newgan"]
+
+
+def test_a_second_add_generator_while_one_runs_is_refused_clearly(git_repo: Path, tmp_path: Path) -> None:
+    from facetransfer.ingestion.add_generator import LOCK_FILE
+    from facetransfer.locks import exclusive_lock
+
+    source = tmp_path / "incoming"
+    make_artifact_folder(source, 1, target=1, seed=10)
+    args = ["add-generator", "newgan", str(source), "--repo-root", str(git_repo), "--no-push"]
+    with exclusive_lock(git_repo / LOCK_FILE):
+        result = CliRunner().invoke(main, args)
+
+    assert result.exit_code != 0 and "another add-generator is running" in result.output
+    assert not (git_repo / "data" / "detection" / "newgan").exists()

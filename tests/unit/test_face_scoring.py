@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -144,3 +145,12 @@ def test_cli_pyfunc_and_http_give_the_same_per_face_scores(
     assert [row["name"] for row in results] == ["group.jpg"] * 3 + ["clip.mp4"]
     assert [round(row["fake_probability"], 6) for row in results] == list(direct["fake_probability"].round(6))
     assert all(len(row["box"]) == 4 for row in results[:3]) and len(results[3]["track_scores"]) == 4
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this platform")
+def test_a_fifo_named_like_a_video_is_an_error_row_not_a_hang(served, pictures, tmp_path: Path) -> None:
+    fifo = tmp_path / "stream.mp4"
+    os.mkfifo(fifo)
+    scored = served.predict(pd.DataFrame({"path": [str(fifo), str(pictures["empty"])]}))
+    assert "FIFO" in scored["error"].iloc[0] and "stream.mp4" in scored["error"].iloc[0]
+    assert scored["error"].iloc[1] is None

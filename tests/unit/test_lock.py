@@ -6,13 +6,13 @@ import sys
 
 import pytest
 
-from facetransfer.project.lock import LockBusyError, exclusive_lock
+from facetransfer.locks import LockBusyError, exclusive_lock
 
 
 def test_second_process_is_refused_while_the_lock_is_held(tmp_path):
     lock = tmp_path / "retrain.lock"
     probe = (
-        "import sys\nfrom facetransfer.project.lock import exclusive_lock, LockBusyError\n"
+        "import sys\nfrom facetransfer.locks import exclusive_lock, LockBusyError\n"
         "try:\n    with exclusive_lock(sys.argv[1]):\n        sys.exit(0)\n"
         "except LockBusyError as e:\n    print(e); sys.exit(3)\n"
     )
@@ -27,7 +27,7 @@ def test_second_process_is_refused_while_the_lock_is_held(tmp_path):
 def test_lock_is_released_when_the_holder_dies(tmp_path):
     lock = tmp_path / "retrain.lock"
     holder = (
-        "import os, sys\nfrom facetransfer.project.lock import exclusive_lock\n"
+        "import os, sys\nfrom facetransfer.locks import exclusive_lock\n"
         "with exclusive_lock(sys.argv[1]):\n    os._exit(1)\n"
     )
     subprocess.run([sys.executable, "-c", holder, str(lock)], check=False)

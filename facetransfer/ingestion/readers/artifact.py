@@ -14,6 +14,17 @@ reverse) is quarantined (``target_mismatch``, naming the line and both labels) a
 folder's report. A ``target`` that is not an integer (``inf``, ``fake``) quarantines its row
 (``invalid_metadata``); an empty one defers to the role.
 
+Column names are matched as the format means them, ignoring case and surrounding spaces
+(``Target``, `` IMAGE_PATH ``). A file without a ``target`` column but with one that looks like a
+label (``label``, ``is_fake``, ``class``, ...) quarantines its folder (``invalid_metadata``,
+naming the column): its labels would otherwise be ignored and every row take the folder's role.
+Two columns that are one name apart only in case or spaces do the same (which one is meant?).
+
+The rows of one image are judged together, so their order never decides a label: rows listing
+the same image with targets that disagree (one real, one generated) quarantine the image
+(``contradicting_metadata``, naming each line and its target); rows that repeat an image with the
+same label keep it once and report the repeat (``duplicate_entry``, naming the lines).
+
 ``metadata.csv`` is read as UTF-8, with or without the byte-order mark Excel writes. A file that
 is not UTF-8, or not CSV, quarantines its folder (``invalid_metadata``, naming the file and the
 offending byte) and the other folders are read as usual. Image files present in a folder but not
@@ -27,6 +38,7 @@ import csv
 import io
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +54,9 @@ METADATA_FILE = "metadata.csv"
 _MAX_EXAMPLES = 5
 UNLISTED_EXAMPLES = 20
 """Unlisted image files named in a folder's report (all of them are counted)."""
+_COLUMNS_READ = ("image_path", "target", "category")
+_LABEL_LIKE_COLUMN = re.compile(r"label|fake|real|target|class|generated|synthetic|^y$|^gt$|ground.?truth")
+"""Column names (lower case) that say "this is the label" when the file has no ``target`` column."""
 
 
 def write_metadata(folder: Path, rows: list[tuple[str, int, str]]) -> None:
@@ -100,26 +115,31 @@ def _read_folder(
             metadata, QuarantineCheck.INVALID_METADATA, f"{rows}; the folder's images are not ingested"
         )
         return
-    columns, records = rows
-    if "image_path" not in columns:
+    header, records = rows
+    problem = _column_problem(header)
+    if problem is not None:
         scan.quarantine(
-            metadata,
-            QuarantineCheck.INVALID_METADATA,
-            f"no 'image_path' column (columns: {', '.join(columns) or 'none'})",
+            metadata, QuarantineCheck.INVALID_METADATA, f"{problem}; the folder's images are not ingested"
         )
         return
+    listings: dict[Path, list[_Listing]] = {}
     for line_number, row in records:
-        scan.read_row(row, line_number)
+        listing = scan.listing(row, line_number)
+        if listing is not None:
+            listings.setdefault(listing.path, []).append(listing)
+    for path, image_listings in listings.items():
+        scan.read_image(path, image_listings)
     scan.report["listed"] = len(scan.listed)
     _report_unlisted(scan)
     result.report["target_mismatches"] += scan.report["target_mismatches"]
 
 
 def _metadata_rows(metadata: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]] | str:
-    """Columns and ``(line number, row)`` of a ``metadata.csv``, or why it cannot be read.
+    """The header (as written) and ``(line number, row)`` of a ``metadata.csv``, or why it cannot be read.
 
-    The whole file is decoded before any row is used, so a bad byte at the end never leaves a
-    folder half-read. ``utf-8-sig`` drops the byte-order mark Excel puts before the header.
+    Rows are keyed by the column names as the format means them (lower case, stripped). The whole
+    file is decoded before any row is used, so a bad byte at the end never leaves a folder
+    half-read. ``utf-8-sig`` drops the byte-order mark Excel puts before the header.
     """
     try:
         text = metadata.read_bytes().decode("utf-8-sig")
@@ -132,12 +152,44 @@ def _metadata_rows(metadata: Path) -> tuple[list[str], list[tuple[int, dict[str,
         return f"cannot read {metadata}: {error}"
     reader = csv.DictReader(io.StringIO(text, newline=""))
     try:
-        columns = [name.strip() for name in reader.fieldnames or []]
-        reader.fieldnames = columns
+        header = list(reader.fieldnames or [])
+        reader.fieldnames = [_column_key(name) for name in header]
         records = [(reader.line_num, row) for row in reader]
     except csv.Error as error:
         return f"{metadata} is not valid CSV (line {reader.line_num}): {error}"
-    return columns, records
+    return header, records
+
+
+def _column_key(name: str) -> str:
+    """A column name as the ArtiFact format means it: case and surrounding spaces do not count."""
+    return name.strip().lower()
+
+
+def _column_problem(header: list[str]) -> str | None:
+    """Why ``header`` cannot be read as ArtiFact columns, or ``None``.
+
+    Refused: no ``image_path``; a column the reader uses named twice (``target`` and ``Target``:
+    one would be kept silently); a label under another name (``label``, ``is_fake``) and no
+    ``target`` (every row would silently take the folder's role).
+    """
+    shown = ", ".join(repr(name) for name in header) or "none"
+    by_key: dict[str, list[str]] = {}
+    for name in header:
+        by_key.setdefault(_column_key(name), []).append(name)
+    repeated = [names for key, names in by_key.items() if key in _COLUMNS_READ and len(names) > 1]
+    if repeated:
+        names = " and ".join(repr(name) for name in repeated[0])
+        return f"columns {names} are one column named twice (case and spaces do not count); keep one"
+    if "image_path" not in by_key:
+        return f"no 'image_path' column (columns: {shown})"
+    if "target" not in by_key:
+        label_like = [name for name in header if _LABEL_LIKE_COLUMN.search(_column_key(name))]
+        if label_like:
+            return (
+                f"column {label_like[0]!r} looks like a label, but the ArtiFact label column is 'target' "
+                f"(0 real, other values generated); rename it to 'target' (columns: {shown})"
+            )
+    return None
 
 
 def _report_unlisted(scan: _FolderScan) -> None:
@@ -155,6 +207,32 @@ def _report_unlisted(scan: _FolderScan) -> None:
             METADATA_FILE,
             ", ".join(scan.report["unlisted_examples"][:3]),
         )
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """One ``metadata.csv`` row naming an image: where it is, what it says."""
+
+    path: Path
+    relative: str
+    line: int
+    target: str
+    category: str
+
+    @property
+    def where(self) -> str:
+        """The row, as messages name it."""
+        return f"{METADATA_FILE} line {self.line}"
+
+
+def _lines(listings: list[_Listing]) -> str:
+    """``lines 2 and 4`` / ``lines 2, 4 and 7``."""
+    numbers = [str(listing.line) for listing in listings]
+    return f"lines {', '.join(numbers[:-1])} and {numbers[-1]}"
+
+
+def _label_name(target: str) -> str:
+    return "real" if _target_label(target) == 0 else "generated"
 
 
 @dataclass
@@ -180,15 +258,15 @@ class _FolderScan:
         """Record a quarantined path of this folder."""
         self.result.quarantine.append(QuarantineEntry(str(path), self.source, check, reason))
 
-    def read_row(self, row: dict[str, str], line_number: int) -> None:
-        """Turn one ``metadata.csv`` row into a candidate, a quarantine entry or a report count."""
+    def listing(self, row: dict[str, str], line_number: int) -> _Listing | None:
+        """One ``metadata.csv`` row as a listing of an image, or ``None`` (quarantined) when it names none."""
         relative = (row.get("image_path") or "").strip()
         where = f"{METADATA_FILE} line {line_number}"
         if not relative:
             self.quarantine(
                 self.folder / METADATA_FILE, QuarantineCheck.INVALID_METADATA, f"{where}: empty image_path"
             )
-            return
+            return None
         path = resolve_inside(self.folder, relative)
         if path is None:
             self.quarantine(
@@ -196,28 +274,46 @@ class _FolderScan:
                 QuarantineCheck.PATH_ESCAPES_ROOT,
                 f"{where}: image_path {relative!r} points outside {self.folder}",
             )
-            return
-        if path in self.listed:
-            return
+            return None
+        target = (row.get("target") or "").strip()
+        category = (row.get("category") or "").strip()
+        return _Listing(path, relative, line_number, target, category)
+
+    def read_image(self, path: Path, listings: list[_Listing]) -> None:
+        """Turn every row listing ``path`` into one candidate, or quarantine entries and report counts.
+
+        All rows of an image are judged together: which one comes first never decides its label.
+        """
+        first = listings[0]
         self.listed.add(path)
         if not path.is_file():
-            self.quarantine(path, QuarantineCheck.MISSING_FILE, f"{where} lists it but it is missing")
+            self.quarantine(path, QuarantineCheck.MISSING_FILE, f"{first.where} lists it but it is missing")
             return
-        target = (row.get("target") or "").strip()
-        if target:
-            target_label = _target_label(target)
-            if target_label is None:
+        for listing in listings:
+            if listing.target and _target_label(listing.target) is None:
                 self.quarantine(
                     path,
                     QuarantineCheck.INVALID_METADATA,
-                    f"{where}: target {target!r} is not an integer (0 real, other values generated)",
+                    f"{listing.where}: target {listing.target!r} is not an integer "
+                    "(0 real, other values generated)",
                 )
                 return
-            if target_label != self.label:
-                self._target_mismatch(path, relative, target, where)
-                return
-        category = (row.get("category") or "").strip()
-        self.report["categories"][category] = self.report["categories"].get(category, 0) + 1
+        stated = [listing for listing in listings if listing.target]
+        if len({_target_label(listing.target) for listing in stated}) > 1:
+            self._contradiction(path, listings)
+            return
+        if len(listings) > 1:
+            self.report["duplicate_rows"] = self.report.get("duplicate_rows", 0) + len(listings) - 1
+            self.quarantine(
+                path,
+                QuarantineCheck.DUPLICATE_ENTRY,
+                f"{METADATA_FILE} {_lines(listings)} all list {first.relative!r} with the same label; "
+                "kept once (remove the repeated rows)",
+            )
+        if stated and _target_label(stated[0].target) != self.label:
+            self._target_mismatch(path, stated[0].relative, stated[0].target, stated[0].where)
+            return
+        self.report["categories"][first.category] = self.report["categories"].get(first.category, 0) + 1
         self.result.candidates.append(
             ImageCandidate(
                 path=path,
@@ -226,6 +322,21 @@ class _FolderScan:
                 source=self.source,
                 generator=self.source if self.label == 1 else None,
             )
+        )
+
+    def _contradiction(self, path: Path, listings: list[_Listing]) -> None:
+        self.report["contradicting_images"] = self.report.get("contradicting_images", 0) + 1
+        said = ", ".join(
+            f"line {listing.line} target {listing.target} ({_label_name(listing.target)})"
+            if listing.target
+            else f"line {listing.line} no target"
+            for listing in listings
+        )
+        self.quarantine(
+            path,
+            QuarantineCheck.CONTRADICTING_METADATA,
+            f"{METADATA_FILE} {_lines(listings)} disagree about {listings[0].relative!r}: {said}; "
+            "not ingested until the rows agree (fix or remove one)",
         )
 
     def _target_mismatch(self, path: Path, relative: str, target: str, where: str) -> None:

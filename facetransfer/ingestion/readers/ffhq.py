@@ -2,6 +2,8 @@
 
 Every image is real. Files that do not follow the ``NNNNN/NNNNN.png`` naming are ignored and counted
 in the report (``ignored_files``), e.g. the license or JSON files shipped beside the images.
+Linked folders (e.g. ``NNNNN/`` folders on another disk) are followed; a link that loops is
+quarantined (``symlink_loop``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import re
 from pathlib import Path
 
 from facetransfer.ingestion.errors import SourceLayoutError
-from facetransfer.ingestion.readers.paths import list_image_files, relative_posix
+from facetransfer.ingestion.readers.paths import find_image_files, record_skipped_links, relative_posix
 from facetransfer.ingestion.records import DiscoveryResult, ImageCandidate
 from facetransfer.ingestion.sources import SourceConfig
 
@@ -35,7 +37,9 @@ def discover(config: SourceConfig, folder: Path, *, derived_dir: Path | None = N
             f"{config.ffhq_folder}/NNNNN/NNNNN.png; set 'ffhq_folder' for the thumbnails)"
         )
     result = DiscoveryResult(report={"ignored_files": 0})
-    for path in list_image_files(image_folder):
+    listing = find_image_files(image_folder)
+    record_skipped_links(result, listing.skipped_links, lambda _: config.name)
+    for path in listing.files:
         relative = relative_posix(path, image_folder)
         if not _FFHQ_NAME.match(relative):
             result.report["ignored_files"] += 1

@@ -4,14 +4,17 @@ With ``role: auto`` the folder holds ``real/<source>/**`` and ``fake/<generator>
 directly under ``real/`` or ``fake/`` belong to a source named after the configuration entry).
 With ``role: real`` or ``role: fake`` every image under the folder is of that role and belongs to
 one source named after the configuration entry. Accepted extensions: png, jpg, jpeg, webp.
+Linked folders are followed; a link that loops is quarantined (``symlink_loop``), one to a folder
+listed already is reported (``linked_folders_listed_once``).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from facetransfer.ingestion.errors import SourceLayoutError
-from facetransfer.ingestion.readers.paths import list_image_files, relative_posix
+from facetransfer.ingestion.readers.paths import find_image_files, record_skipped_links, relative_posix
 from facetransfer.ingestion.records import DiscoveryResult, ImageCandidate
 from facetransfer.ingestion.sources import SourceConfig
 
@@ -30,8 +33,10 @@ def discover(config: SourceConfig, folder: Path, *, derived_dir: Path | None = N
     result = DiscoveryResult()
     if config.role in ("real", "fake"):
         label = 0 if config.role == "real" else 1
-        for path in list_image_files(folder):
+        listing = find_image_files(folder)
+        for path in listing.files:
             _add_image(folder, path, config.name, label, result)
+        record_skipped_links(result, listing.skipped_links, lambda _: config.name)
         return result
     roots = [(folder / name, label) for name, label in (("real", 0), ("fake", 1)) if (folder / name).is_dir()]
     if not roots:
@@ -40,11 +45,18 @@ def discover(config: SourceConfig, folder: Path, *, derived_dir: Path | None = N
             f"real/<source>/... and fake/<generator>/..., or set role: real or role: fake"
         )
     for role_folder, label in roots:
-        for path in list_image_files(role_folder):
-            parts = path.relative_to(role_folder).parts
-            source = parts[0] if len(parts) > 1 else config.name
-            _add_image(folder, path, source, label, result)
+        listing = find_image_files(role_folder)
+        source_of = partial(_source_of, role_folder=role_folder, default=config.name)
+        for path in listing.files:
+            _add_image(folder, path, source_of(path), label, result)
+        record_skipped_links(result, listing.skipped_links, source_of)
     return result
+
+
+def _source_of(path: Path, *, role_folder: Path, default: str) -> str:
+    """The source of a path under ``real/`` or ``fake/``: its first folder there, else ``default``."""
+    parts = path.relative_to(role_folder).parts
+    return parts[0] if len(parts) > 1 else default
 
 
 def _add_image(folder: Path, path: Path, source: str, label: int, result: DiscoveryResult) -> None:
