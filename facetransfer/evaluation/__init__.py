@@ -7,6 +7,13 @@ from facetransfer.evaluation.detection_metrics import (
     equal_error_rate,
     grouped_detection_metrics,
 )
+from facetransfer.evaluation.interval_tables import FEW_IMAGES, format_interval, interval_markdown
+from facetransfer.evaluation.intervals import (
+    INTERVAL_METRICS,
+    interval_keys,
+    metric_intervals,
+    paired_bootstrap,
+)
 from facetransfer.evaluation.plots import (
     colorize_mask,
     confusion_matrix_figure,
@@ -20,6 +27,8 @@ from facetransfer.evaluation.prediction import evaluate_segmenter, predict_score
 from facetransfer.evaluation.segmentation_metrics import SegmentationConfusion
 
 __all__ = [
+    "FEW_IMAGES",
+    "INTERVAL_METRICS",
     "THRESHOLD_RULES",
     "SegmentationConfusion",
     "choose_threshold",
@@ -29,7 +38,12 @@ __all__ = [
     "detection_metrics",
     "equal_error_rate",
     "evaluate_segmenter",
+    "format_interval",
     "grouped_detection_metrics",
+    "interval_keys",
+    "interval_markdown",
+    "metric_intervals",
+    "paired_bootstrap",
     "predict_scores",
     "robustness_figure",
     "roc_curves_figure",

@@ -30,7 +30,8 @@ OVERALL = "overall"
 MISSING_GROUP = "(none)"
 
 
-def _as_arrays(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
+def as_label_score_arrays(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(int64 labels, float64 scores)`` as flat arrays, checked: equal lengths, labels 0 or 1."""
     labels = np.asarray(y_true).astype(np.int64).ravel()
     values = np.asarray(scores, dtype=np.float64).ravel()
     if labels.shape != values.shape:
@@ -50,7 +51,7 @@ def equal_error_rate(y_true: Any, scores: Any) -> tuple[float, float]:
     Returns:
         ``(eer, threshold)``; ``(nan, nan)`` if ``y_true`` holds a single class.
     """
-    labels, values = _as_arrays(y_true, scores)
+    labels, values = as_label_score_arrays(y_true, scores)
     if np.unique(labels).size < 2:
         return math.nan, math.nan
     fpr, tpr, thresholds = roc_curve(labels, values, drop_intermediate=False)
@@ -102,7 +103,7 @@ def choose_threshold(y_true: Any, scores: Any, rule: str = "max_f1", fixed: floa
         raise ValueError(f"unknown threshold rule {rule!r}; valid: {', '.join(THRESHOLD_RULES)}")
     if rule == "fixed":
         return float(fixed)
-    labels, values = _as_arrays(y_true, scores)
+    labels, values = as_label_score_arrays(y_true, scores)
     if rule == "eer":
         _, threshold = equal_error_rate(labels, values)
         if math.isnan(threshold):
@@ -122,7 +123,7 @@ def detection_metrics(y_true: Any, scores: Any, threshold: float = 0.5) -> dict[
     Raises:
         ValueError: mismatched lengths, labels other than 0/1, or no samples.
     """
-    labels, values = _as_arrays(y_true, scores)
+    labels, values = as_label_score_arrays(y_true, scores)
     if labels.size == 0:
         raise ValueError("detection metrics need at least one sample")
     predictions = (values >= threshold).astype(np.int64)

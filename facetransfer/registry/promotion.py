@@ -4,8 +4,10 @@ A challenger becomes champion only if it beats the champion on the agreed metric
 test split, is not worse by more than a tolerance on any generator the champion was evaluated on
 (and present in today's test split: absent ones are named, and ``absent_generators`` decides what
 their absence means), and its mean ROC-AUC under the robustness sweep is not lower than the
-champion's by more than ``robustness_tolerance``. Kept free of MLflow so the rule can be tested on
-plain numbers.
+champion's by more than ``robustness_tolerance``. With ``significance="paired_bootstrap"`` the
+gain on the agreed metric must also be significant: the one-sided p-value of a paired bootstrap of
+both models on the same test images (``facetransfer.evaluation.intervals.paired_bootstrap``) must
+be below ``alpha``. Kept free of MLflow so the rule can be tested on plain numbers.
 """
 
 from __future__ import annotations
@@ -35,6 +37,40 @@ class ModelScores:
 
 
 @dataclass(frozen=True)
+class PairedDifference:
+    """The challenger's gain over the champion on one metric, measured on the same test images.
+
+    Attributes:
+        metric: the metric compared (e.g. ``"f1"``).
+        difference: challenger minus champion on all the images both scored.
+        ci_low: lower end of the bootstrap interval of the difference.
+        ci_high: upper end of that interval.
+        confidence_level: level of the interval (``1 - 2 alpha``: its lower end is the one-sided bound).
+        p_value: one-sided p-value of "the challenger is no better" (NaN when it could not be
+            computed: a class with a single image, an undefined metric).
+        n_images: test images both models scored.
+        n_resamples: bootstrap resamples.
+    """
+
+    metric: str
+    difference: float
+    ci_low: float
+    ci_high: float
+    confidence_level: float
+    p_value: float
+    n_images: int
+    n_resamples: int
+
+    def describe(self) -> str:
+        """One line for the registry's reason: gain, interval, p-value and what they rest on."""
+        return (
+            f"paired bootstrap on {self.n_images} test images ({self.n_resamples} resamples): "
+            f"{self.metric} gain {self.difference:+.4f}, {self.confidence_level:.0%} interval "
+            f"[{self.ci_low:+.4f}, {self.ci_high:+.4f}], one-sided p = {self.p_value:.4f}"
+        )
+
+
+@dataclass(frozen=True)
 class PromotionDecision:
     """Outcome of the promotion rule, with the reason a user reads in MLflow."""
 
@@ -44,6 +80,7 @@ class PromotionDecision:
 
 
 ABSENT_GENERATOR_POLICIES = ("ignore", "block")
+SIGNIFICANCE_TESTS = ("none", "paired_bootstrap")
 
 
 def decide_promotion(
@@ -55,6 +92,9 @@ def decide_promotion(
     champion_generators: list[str] | None = None,
     robustness_tolerance: float | None = None,
     absent_generators: str = "ignore",
+    significance: str = "none",
+    alpha: float = 0.05,
+    paired: PairedDifference | None = None,
 ) -> PromotionDecision:
     """Apply the promotion rule.
 
@@ -70,10 +110,17 @@ def decide_promotion(
         absent_generators: what a guarded generator missing from the current test split means:
             ``ignore`` (it cannot be compared; the reason says so) or ``block`` (no promotion
             without comparing every generator the champion was evaluated on).
+        significance: ``none`` (beating the champion's ``metric`` is enough) or
+            ``paired_bootstrap`` (the gain must also have a one-sided p-value below ``alpha`` in
+            ``paired``; without ``paired`` the challenger is not promoted).
+        alpha: significance level of the ``paired_bootstrap`` test.
+        paired: the paired bootstrap of challenger minus champion on ``metric`` on the same test
+            images; its p-value and interval go into the reason and the comparison table.
 
     Returns:
-        The decision, its reason (naming the generators compared and those absent) and a
-        comparison table (overall, per generator, robustness).
+        The decision, its reason (naming the generators compared and those absent, and the
+        p-value when the gain is tested) and a comparison table (overall, per generator,
+        robustness).
     """
     if tolerance < 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance}")
@@ -83,19 +130,27 @@ def decide_promotion(
         )
     if metric not in challenger.overall:
         raise KeyError(f"metric {metric!r} missing from the challenger's scores {sorted(challenger.overall)}")
-    comparison = comparison_table(challenger, champion, metric=metric)
+    _check_significance(significance, alpha, paired, metric)
+    comparison = comparison_table(challenger, champion, metric=metric, paired=paired)
     if champion is None:
         return PromotionDecision(True, "no champion yet: the first registered model is promoted", comparison)
 
+    tested = significance == "paired_bootstrap"
+    evidence = f" ({paired.describe()})" if tested and paired is not None else ""
     new, old = challenger.overall[metric], champion.overall.get(metric, math.nan)
     if math.isnan(new):
         return PromotionDecision(False, f"challenger {metric} is undefined on the test split", comparison)
     if not math.isnan(old) and not new > old:
         reason = (
             f"challenger {metric} {new:.4f} does not beat champion {metric} {old:.4f} "
-            "on the current test split"
+            f"on the current test split{evidence}"
         )
         return PromotionDecision(False, reason, comparison)
+    if tested:
+        untested = _untested_gain(paired, alpha)
+        if untested:
+            reason = f"challenger beats champion overall ({new:.4f} > {old:.4f}) but {untested}"
+            return PromotionDecision(False, reason, comparison)
 
     guarded = sorted(champion_generators if champion_generators is not None else champion.per_generator)
     compared, absent, regressions = _per_generator_guard(challenger, champion, guarded, metric, tolerance)
@@ -115,12 +170,38 @@ def decide_promotion(
     if robust_problem:
         reason = f"challenger beats champion overall ({new:.4f} > {old:.4f}) but {robust_text}"
         return PromotionDecision(False, reason, comparison)
+    significant = f"; the gain is significant at alpha {alpha:g}{evidence}" if tested else ""
     return PromotionDecision(
         True,
-        f"challenger {metric} {new:.4f} beats champion {old:.4f}; within {tolerance:g} of it on every "
-        f"generator compared ({coverage}); {robust_text}",
+        f"challenger {metric} {new:.4f} beats champion {old:.4f}{significant}; within {tolerance:g} of "
+        f"it on every generator compared ({coverage}); {robust_text}",
         comparison,
     )
+
+
+def _check_significance(
+    significance: str, alpha: float, paired: PairedDifference | None, metric: str
+) -> None:
+    if significance not in SIGNIFICANCE_TESTS:
+        raise ValueError(f"significance must be one of {SIGNIFICANCE_TESTS}, got {significance!r}")
+    if not 0 < alpha < 0.5:
+        raise ValueError(f"alpha must be in (0, 0.5), got {alpha}")
+    if paired is not None and paired.metric != metric:
+        raise ValueError(f"the paired bootstrap compares {paired.metric!r}, the rule's metric is {metric!r}")
+
+
+def _untested_gain(paired: PairedDifference | None, alpha: float) -> str | None:
+    """Why the gain does not count under ``paired_bootstrap``; ``None`` when it is significant."""
+    if paired is None:
+        return (
+            "the gain cannot be tested: no per-image test scores of both models on the same images "
+            "(promotion.significance is 'paired_bootstrap')"
+        )
+    if math.isnan(paired.p_value):
+        return f"the gain cannot be tested ({paired.describe()})"
+    if paired.p_value >= alpha:
+        return f"the gain is not significant: {paired.describe()} >= alpha {alpha:g}"
+    return None
 
 
 def _per_generator_guard(
@@ -172,8 +253,19 @@ def _value(metrics: Mapping[str, float], metric: str) -> float:
     return math.nan if value is None else float(value)
 
 
-def comparison_table(challenger: ModelScores, champion: ModelScores | None, *, metric: str) -> pd.DataFrame:
-    """Champion vs challenger on ``metric``, overall and per generator, with the difference."""
+def comparison_table(
+    challenger: ModelScores,
+    champion: ModelScores | None,
+    *,
+    metric: str,
+    paired: PairedDifference | None = None,
+) -> pd.DataFrame:
+    """Champion vs challenger on ``metric``, overall and per generator, with the difference.
+
+    With ``paired``, the overall row also holds the paired bootstrap's ``p_value`` and the interval
+    of the difference (``delta_ci_low`` / ``delta_ci_high``). ``few_images`` marks generators
+    that either model's evaluation flagged as having too few test images for a reliable interval.
+    """
     scopes = [
         "overall",
         *sorted(set(challenger.per_generator) | set(champion.per_generator if champion else {})),
@@ -182,9 +274,10 @@ def comparison_table(challenger: ModelScores, champion: ModelScores | None, *, m
     for scope in scopes:
         new = _score(challenger, scope, metric)
         old = _score(champion, scope, metric) if champion else math.nan
-        rows.append(
-            {"scope": scope, "metric": metric, "champion": old, "challenger": new, "delta": new - old}
-        )
+        row = {"scope": scope, "metric": metric, "champion": old, "challenger": new, "delta": new - old}
+        if scope == "overall" and paired is not None:
+            row |= {"delta_ci_low": paired.ci_low, "delta_ci_high": paired.ci_high, "p_value": paired.p_value}
+        rows.append(row | {"few_images": _few_images(challenger, scope) or _few_images(champion, scope)})
     robust_new = _optional(challenger.robustness_roc_auc)
     robust_old = _optional(champion.robustness_roc_auc) if champion else math.nan
     if not (math.isnan(robust_new) and math.isnan(robust_old)):
@@ -195,9 +288,14 @@ def comparison_table(challenger: ModelScores, champion: ModelScores | None, *, m
                 "champion": robust_old,
                 "challenger": robust_new,
                 "delta": robust_new - robust_old,
+                "few_images": False,
             }
         )
     return pd.DataFrame(rows)
+
+
+def _few_images(scores: ModelScores | None, scope: str) -> bool:
+    return scores is not None and bool(scores.per_generator.get(scope, {}).get("few_images", False))
 
 
 def _optional(value: float | None) -> float:

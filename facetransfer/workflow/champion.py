@@ -13,7 +13,14 @@ from facetransfer.evaluation.robustness import robustness_sweep
 from facetransfer.registry.client import CHAMPION, champion_version, json_tag, new_generators
 from facetransfer.scoring.registered import load_registered_detector
 from facetransfer.tracking.runs import log_table
-from facetransfer.workflow.detector import log_robustness, metrics_by_scope, prefixed_metrics, score_detector
+from facetransfer.workflow.detector import (
+    TEST_SCORES,
+    log_robustness,
+    metrics_by_scope,
+    prefixed_metrics,
+    score_detector,
+    score_records,
+)
 from facetransfer.workflow.model_runs import pipeline_run, split_frame
 
 logger = logging.getLogger(__name__)
@@ -36,7 +43,8 @@ def evaluate_champion(
 
     Returns:
         ``{"exists": False, "new_generators": [...]}`` without a champion; otherwise its version,
-        threshold, the generators it was trained and evaluated on, and the metrics.
+        threshold, the generators it was trained and evaluated on, the metrics and its per-image
+        test scores (``test_scores``, for the paired promotion test).
 
     Raises:
         RegistryUnavailableError: the registry cannot be reached, so whether a champion exists is
@@ -74,6 +82,7 @@ def evaluate_champion(
         "test": test_metrics,
         "new_generator_metrics": on_new,
         "robustness": sweep,
+        TEST_SCORES: score_records(test),
     }
 
 

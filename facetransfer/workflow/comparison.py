@@ -9,13 +9,24 @@ from typing import Any
 
 import pandas as pd
 
+from facetransfer.evaluation import interval_keys, interval_markdown
 from facetransfer.evaluation.plots import robustness_figure
 from facetransfer.evaluation.robustness import ROBUSTNESS_METRICS
 from facetransfer.tracking.runs import log_figure, log_json, log_params, log_table
-from facetransfer.tracking.tables import table_1, table_2, to_markdown
+from facetransfer.tracking.tables import BACKBONE_LABELS, VARIANT_LABELS, table_1, table_2, to_markdown
+from facetransfer.workflow.detector import log_interval_table
 from facetransfer.workflow.model_runs import pipeline_run
 
 logger = logging.getLogger(__name__)
+
+TABLE_2_METRICS = {
+    "Accuracy": "accuracy",
+    "Precision": "precision",
+    "Recall": "recall",
+    "F1": "f1",
+    "ROC-AUC": "roc_auc",
+}
+"""Table 2's metric columns and the test metric each shows."""
 
 
 def best_detector(reports: Sequence[Mapping[str, Any]], metric: str) -> Mapping[str, Any]:
@@ -58,21 +69,30 @@ def compare_and_log(
 ) -> dict[str, Any]:
     """Build Table 1 and Table 2, log them (CSV + markdown) to the active run, pick the best models.
 
-    Also logs ``table2/<backbone>/<variant>/<metric>`` metrics, so pipeline runs can be compared
-    side by side in the MLflow UI, and the robustness tables (models x perturbations, one per
-    metric, the champion included when it was evaluated) with their plot.
+    Table 2's CSV holds each metric's bootstrap interval in ``<column>_ci_low`` /
+    ``<column>_ci_high``; its markdown shows ``0.955 [0.91, 0.99]``. Also logs
+    ``table2/<backbone>/<variant>/<metric>`` metrics (with ``<metric>_ci_low`` / ``_ci_high``), so
+    pipeline runs can be compared side by side in the MLflow UI, and the robustness tables
+    (models x perturbations, one per metric, the champion included when it was evaluated) with
+    their plot.
     """
     import mlflow
 
-    first, second = table_1(segmenter_reports), table_2(detector_reports)
+    first = table_1(segmenter_reports)
+    second = table_2_with_intervals(table_2(detector_reports), detector_reports)
     with pipeline_run("compare_models"):
         log_table(first, "tables/table_1_segmentation")
-        log_table(second, "tables/table_2_detection")
+        log_interval_table(second, "tables/table_2_detection")
         for report in detector_reports:
             overall = report["test"]["overall"]
             prefix = f"table2/{report['backbone']}/{report['variant']}"
+            keys = [
+                key
+                for metric in ("accuracy", "precision", "recall", "f1")
+                for key in (metric, *interval_keys(metric))
+            ]
             mlflow.log_metrics(
-                {f"{prefix}/{k}": float(overall[k]) for k in ("accuracy", "precision", "recall", "f1")}
+                {f"{prefix}/{k}": float(overall[k]) for k in keys if math.isfinite(_finite(overall.get(k)))}
             )
         for report in segmenter_reports:
             mlflow.log_metric(
@@ -81,7 +101,7 @@ def compare_and_log(
         log_robustness_comparison(detector_reports, champion)
     detector, segmenter = best_detector(detector_reports, selection_metric), best_segmenter(segmenter_reports)
     logger.info("Table 1 (segmentation, test split):\n%s", to_markdown(first))
-    logger.info("Table 2 (detection, test split):\n%s", to_markdown(second))
+    logger.info("Table 2 (detection, test split):\n%s", interval_markdown(second))
     logger.info(
         "best detector by validation %s: %s-%s", selection_metric, detector["backbone"], detector["variant"]
     )
@@ -93,6 +113,36 @@ def compare_and_log(
         "segmenters": [dict(r) for r in segmenter_reports],
         "detectors": [dict(r) for r in detector_reports],
     }
+
+
+def table_2_with_intervals(
+    table: pd.DataFrame, detector_reports: Sequence[Mapping[str, Any]]
+) -> pd.DataFrame:
+    """Table 2 with ``<column>_ci_low`` / ``<column>_ci_high`` after each metric column.
+
+    The bounds are the bootstrap interval of the detector's test metric (``test.overall``); a row
+    that stands for no single report (none, or several aggregated) gets NaN bounds.
+    """
+    if not {"Backbone", "TL"} <= set(table.columns):
+        return table
+    overall_by_row: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for report in detector_reports:
+        row = (
+            BACKBONE_LABELS.get(report["backbone"], report["backbone"]),
+            VARIANT_LABELS.get(report["variant"], report["variant"]),
+        )
+        overall_by_row.setdefault(row, []).append(report["test"]["overall"])
+    matches = [overall_by_row.get(row, []) for row in zip(table["Backbone"], table["TL"], strict=True)]
+    result, columns = table.copy(), []
+    for column in table.columns:
+        columns.append(column)
+        if column not in TABLE_2_METRICS:
+            continue
+        for side, key in zip(("low", "high"), interval_keys(TABLE_2_METRICS[column]), strict=True):
+            name = f"{column}_ci_{side}"
+            result[name] = [_number(found[0].get(key)) if len(found) == 1 else math.nan for found in matches]
+            columns.append(name)
+    return result[columns]
 
 
 def robustness_curves(
@@ -132,6 +182,11 @@ def log_run_config(config: Mapping[str, Any]) -> None:
     with pipeline_run("compare_models"):
         log_params(config)
         log_json(config, "run_config.json")
+
+
+def _number(value: Any) -> float:
+    """``value`` as a float; NaN when missing (a report without intervals, a JSON null)."""
+    return float(value) if isinstance(value, int | float) else math.nan
 
 
 def _finite(value: Any) -> float:

@@ -13,17 +13,21 @@ from torch import nn
 
 from facetransfer.config import EvaluationSettings, ModelTrainingSettings
 from facetransfer.evaluation import (
+    FEW_IMAGES,
     choose_threshold,
     confusion_matrix_figure,
     detection_confusion_matrix,
     detection_metrics,
-    grouped_detection_metrics,
+    interval_markdown,
+    metric_intervals,
     predict_scores,
     roc_curves_figure,
 )
+from facetransfer.evaluation.detection_metrics import MISSING_GROUP
+from facetransfer.evaluation.intervals import INTERVAL_BOUNDS
 from facetransfer.evaluation.robustness import ROBUSTNESS_METRICS, mean_roc_auc, robustness_sweep
 from facetransfer.inputs.preprocessing import Preprocessing
-from facetransfer.tracking.runs import log_figure, log_json, log_params, log_table
+from facetransfer.tracking.runs import log_figure, log_json, log_params
 from facetransfer.training import train_detector
 from facetransfer.workflow.ingestion import manifest_fingerprint, trained_generators
 from facetransfer.workflow.model_runs import (
@@ -37,6 +41,8 @@ from facetransfer.workflow.model_runs import (
 logger = logging.getLogger(__name__)
 
 SCORE_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer")
+TEST_SCORES = "test_scores"
+"""Report key of the per-image test scores (``path``, ``label``, ``score``) promotion pairs on."""
 
 
 def detector_name(backbone: str, variant: str) -> str:
@@ -160,23 +166,56 @@ def generator_subsets(scored: pd.DataFrame) -> dict[str, pd.DataFrame]:
     }
 
 
-def metrics_by_scope(scored_test: pd.DataFrame, threshold: float) -> dict[str, Any]:
+def metrics_by_scope(
+    scored_test: pd.DataFrame, threshold: float, intervals: EvaluationSettings | None = None
+) -> dict[str, Any]:
     """Metrics of scored test rows: overall, per generator and per source.
 
     Per generator: that generator's images together with all real test images, so precision,
     ROC-AUC and EER are defined. Per source: the rows of each source alone (for a real source,
     accuracy is the share of its images correctly called real).
+
+    With ``intervals``, every scope also gets ``<metric>_ci_low`` / ``<metric>_ci_high`` (bootstrap,
+    stratified by class) and ``few_images``: fewer than ``min_images_for_ci`` images of its own (a
+    generator's fakes, a source's images, all test images overall).
     """
+
+    def measured(rows: pd.DataFrame, images: int) -> dict[str, Any]:
+        metrics = detection_metrics(rows["label"], rows["score"], threshold)
+        if intervals is None:
+            return metrics
+        if intervals.bootstrap_resamples:
+            metrics |= metric_intervals(
+                rows["label"],
+                rows["score"],
+                threshold,
+                n_resamples=intervals.bootstrap_resamples,
+                confidence_level=intervals.confidence_level,
+                seed=intervals.bootstrap_seed,
+            )
+        return metrics | {FEW_IMAGES: images < intervals.min_images_for_ci}
+
     per_generator = {
-        generator: detection_metrics(subset["label"], subset["score"], threshold)
+        generator: measured(subset, int((subset["label"] == 1).sum()))
         for generator, subset in generator_subsets(scored_test).items()
     }
-    per_source = grouped_detection_metrics(scored_test, "source", threshold).set_index("source")
-    per_source = per_source.drop(index="overall", errors="ignore")
+    sources = scored_test["source"].astype(object).where(scored_test["source"].notna(), MISSING_GROUP)
+    per_source = {
+        str(source): measured(rows, len(rows)) for source, rows in scored_test.groupby(sources.astype(str))
+    }
     return {
-        "overall": detection_metrics(scored_test["label"], scored_test["score"], threshold),
+        "overall": measured(scored_test, len(scored_test)),
         "per_generator": per_generator,
-        "per_source": {str(k): v for k, v in per_source.to_dict(orient="index").items()},
+        "per_source": per_source,
+    }
+
+
+def score_records(scored: pd.DataFrame) -> dict[str, list]:
+    """Per-image scores as plain lists: ``{"path": [...], "label": [...], "score": [...]}``."""
+    return {
+        "path": scored["path"].astype(str).tolist(),
+        "label": scored["label"].astype(int).tolist(),
+        "score": scored["score"].astype(float).tolist(),
     }
 
 
@@ -190,8 +229,13 @@ def evaluate_and_log_detector(
     """Choose the threshold on validation, evaluate on test, log metrics, tables and plots.
 
     Logged into the detector's run: ``val_*`` and ``test_*`` metrics (accuracy, precision, recall,
-    F1, ROC-AUC, AP, EER, threshold), ``test_<generator>_*`` per generator, the per-generator and
+    F1, ROC-AUC, AP, EER, threshold), ``test_<generator>_*`` per generator, each test metric with
+    its bootstrap interval (``test_f1_ci_low`` / ``test_f1_ci_high``, ...), the per-generator and
     per-source tables, the confusion matrix and ROC curves (overall and per generator).
+
+    Returns:
+        The report completed with ``threshold``, ``val``, ``test`` (with intervals),
+        ``robustness``, the per-image test scores (``test_scores``) and ``interval_settings``.
     """
     backbone, preprocessing = str(report["backbone"]), report_preprocessing(report)
     val, test = (
@@ -204,7 +248,7 @@ def evaluate_and_log_detector(
         val["label"], val["score"], rule=settings.threshold_rule, fixed=settings.fixed_threshold
     )
     val_metrics = detection_metrics(val["label"], val["score"], threshold)
-    test_metrics = metrics_by_scope(test, threshold)
+    test_metrics = metrics_by_scope(test, threshold, intervals=settings)
     sweep = robustness_sweep(
         model,
         test,
@@ -221,8 +265,13 @@ def evaluate_and_log_detector(
         for generator, metrics in test_metrics["per_generator"].items():
             mlflow.log_metrics(_prefixed(f"test_{generator}", metrics))
         mlflow.log_param("threshold_rule", settings.threshold_rule)
-        log_table(_metrics_frame(test_metrics["per_generator"], "generator"), "tables/per_generator_metrics")
-        log_table(_metrics_frame(test_metrics["per_source"], "source"), "tables/per_source_metrics")
+        for scope in ("generator", "source"):
+            log_interval_table(
+                _metrics_frame(test_metrics[f"per_{scope}"], scope),
+                f"tables/per_{scope}_metrics",
+                label_column=scope,
+                min_images=settings.min_images_for_ci,
+            )
         log_robustness(sweep)
         log_json(
             {"threshold": threshold, "val": val_metrics, "test": test_metrics, "robustness": sweep},
@@ -242,7 +291,32 @@ def evaluate_and_log_detector(
         val_metrics["f1"],
         test_metrics["overall"]["f1"],
     )
-    return {**report, "threshold": threshold, "val": val_metrics, "test": test_metrics, "robustness": sweep}
+    interval_settings = {
+        "n_resamples": settings.bootstrap_resamples,
+        "confidence_level": settings.confidence_level,
+        "seed": settings.bootstrap_seed,
+        "min_images": settings.min_images_for_ci,
+    }
+    return {
+        **report,
+        "threshold": threshold,
+        "val": val_metrics,
+        "test": test_metrics,
+        "robustness": sweep,
+        TEST_SCORES: score_records(test),
+        "interval_settings": interval_settings,
+    }
+
+
+def log_interval_table(
+    frame: pd.DataFrame, stem: str, *, label_column: str | None = None, min_images: int = 0
+) -> None:
+    """Log a metrics table to the active run: ``<stem>.csv`` numeric (``*_ci_low`` / ``*_ci_high``
+    columns), ``<stem>.md`` with ``0.955 [0.91, 0.99]`` cells and ``*`` on rows with few images."""
+    import mlflow
+
+    mlflow.log_text(frame.to_csv(index=False), f"{stem}.csv")
+    mlflow.log_text(interval_markdown(frame, label_column=label_column, min_images=min_images), f"{stem}.md")
 
 
 def log_robustness(sweep: Mapping[str, Mapping[str, float]], prefix: str = "robust") -> None:
@@ -268,7 +342,7 @@ def prefixed_metrics(
 
 
 def _prefixed(prefix: str, metrics: Mapping[str, Any]) -> dict[str, float]:
-    return prefixed_metrics(prefix, metrics, (*SCORE_METRICS, "threshold"))
+    return prefixed_metrics(prefix, metrics, (*SCORE_METRICS, *INTERVAL_BOUNDS, "threshold"))
 
 
 def _metrics_frame(metrics: Mapping[str, Mapping[str, Any]], key: str) -> pd.DataFrame:

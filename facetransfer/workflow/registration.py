@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
+
 from facetransfer.config import PromotionSettings
+from facetransfer.evaluation import paired_bootstrap
 from facetransfer.evaluation.robustness import mean_roc_auc
 from facetransfer.registry.client import (
     CHALLENGER,
@@ -16,12 +20,16 @@ from facetransfer.registry.client import (
     run_version,
     set_version_tags,
 )
-from facetransfer.registry.promotion import ModelScores, PromotionDecision, decide_promotion
-from facetransfer.tracking.runs import log_json, log_table
+from facetransfer.registry.promotion import ModelScores, PairedDifference, PromotionDecision, decide_promotion
+from facetransfer.tracking.runs import log_json
 from facetransfer.workflow.comparison import segmenter_of
+from facetransfer.workflow.detector import TEST_SCORES, log_interval_table
 from facetransfer.workflow.model_runs import pipeline_run
 
 logger = logging.getLogger(__name__)
+
+PAIRED_BOOTSTRAP_SEED = 0
+"""Seed of the paired bootstrap: the same scores give the same p-value on every rerun."""
 
 
 def register_and_promote(
@@ -65,11 +73,13 @@ def register_and_promote(
     pending = _alias_target(client, settings.detector_model, CHALLENGER)
     detector = comparison["best_detector"]
     segmenter = segmenter_of(comparison, detector)
+    # Before anything is registered: a paired test that cannot run changes nothing in the registry.
+    paired = paired_difference(detector, champion, settings) if settings.significance != "none" else None
     segmenter_version = _register_segmenter(client, segmenter, settings, provenance)
     detector_version = _register_detector(
         client, detector, segmenter, segmenter_version, settings, provenance, faces
     )
-    decision = _decide(detector, champion, detector_version, settings)
+    decision = _decide(detector, champion, detector_version, settings, paired)
     _move_aliases(client, decision, (detector_version, segmenter_version), pending, champion, settings)
     outcome = "promoted" if decision.promote else "not promoted"
     set_version_tags(
@@ -83,7 +93,13 @@ def register_and_promote(
         },
     )
     with pipeline_run("register_and_promote"):
-        _log_decision(decision, detector_version, champion, settings)
+        _log_decision(decision, detector_version, champion, settings, paired)
+        log_interval_table(
+            decision.comparison,
+            "tables/promotion_comparison",
+            label_column="scope",
+            min_images=int((detector.get("interval_settings") or {}).get("min_images", 0)),
+        )
     logger.info("%s version %s %s: %s", settings.detector_model, detector_version, outcome, decision.reason)
     return {
         "promoted": decision.promote,
@@ -94,6 +110,7 @@ def register_and_promote(
         "segmenter_version": segmenter_version,
         "champion_before": champion.get("version"),
         "comparison": decision.comparison.to_dict(orient="records"),
+        "paired_test": dataclasses.asdict(paired) if paired else None,
     }
 
 
@@ -237,21 +254,66 @@ def _scores(report: Mapping[str, Any]) -> ModelScores:
     )
 
 
+def paired_difference(
+    detector: Mapping[str, Any], champion: Mapping[str, Any], settings: PromotionSettings
+) -> PairedDifference | None:
+    """Paired bootstrap of the detector's gain over the champion on ``settings.metric``.
+
+    Pairs the per-image test scores of both reports (``test_scores``) by image path, each model
+    at its own threshold; the interval is at ``1 - 2 alpha``.
+
+    Returns:
+        ``None`` when either report has no per-image scores or they share no image.
+
+    Raises:
+        ValueError: an image carries different labels in the two reports.
+    """
+    new, old = detector.get(TEST_SCORES), champion.get(TEST_SCORES)
+    if not new or not old:
+        return None
+    both = pd.DataFrame(new).merge(pd.DataFrame(old), on="path", suffixes=("_challenger", "_champion"))
+    if both.empty:
+        return None
+    conflicting = both.loc[both["label_challenger"] != both["label_champion"], "path"]
+    if len(conflicting):
+        raise ValueError(
+            f"{len(conflicting)} test images are labelled differently in the challenger's and the "
+            f"champion's scores (first: {conflicting.iloc[0]}); both must score the same manifest"
+        )
+    return paired_bootstrap(
+        both["label_challenger"],
+        both["score_challenger"],
+        both["score_champion"],
+        metric=settings.metric,
+        challenger_threshold=float(detector["threshold"]),
+        champion_threshold=float(champion["threshold"]),
+        n_resamples=settings.bootstrap_resamples,
+        confidence_level=1 - 2 * settings.alpha,
+        seed=PAIRED_BOOTSTRAP_SEED,
+    )
+
+
 def _decide(
-    detector: Mapping[str, Any], champion: Mapping[str, Any], version: str, settings: PromotionSettings
+    detector: Mapping[str, Any],
+    champion: Mapping[str, Any],
+    version: str,
+    settings: PromotionSettings,
+    paired: PairedDifference | None,
 ) -> PromotionDecision:
     rule = {
         "metric": settings.metric,
         "tolerance": settings.tolerance,
         "robustness_tolerance": settings.robustness_tolerance,
         "absent_generators": settings.absent_generators,
+        "significance": settings.significance,
+        "alpha": settings.alpha,
     }
     challenger = _scores(detector)
     if not champion.get("exists"):
         return decide_promotion(challenger, None, **rule)
     current = _scores(champion)
     if str(champion["version"]) == str(version):
-        decision = decide_promotion(challenger, current, **rule)
+        decision = decide_promotion(challenger, current, paired=paired, **rule)
         return PromotionDecision(
             True, f"version {version} is already the champion (unchanged data and code)", decision.comparison
         )
@@ -259,6 +321,7 @@ def _decide(
         challenger,
         current,
         champion_generators=list(champion.get("evaluated_generators") or champion["test"]["per_generator"]),
+        paired=paired,
         **rule,
     )
 
@@ -271,7 +334,11 @@ def _alias_target(client: Any, name: str, alias: str) -> str | None:
 
 
 def _log_decision(
-    decision: PromotionDecision, version: str, champion: Mapping[str, Any], settings: PromotionSettings
+    decision: PromotionDecision,
+    version: str,
+    champion: Mapping[str, Any],
+    settings: PromotionSettings,
+    paired: PairedDifference | None,
 ) -> None:
     import mlflow
 
@@ -282,7 +349,6 @@ def _log_decision(
             "promotion.candidate_version": version,
         }
     )
-    log_table(decision.comparison, "tables/promotion_comparison")
     log_json(
         {
             "promoted": decision.promote,
@@ -293,6 +359,9 @@ def _log_decision(
             "tolerance": settings.tolerance,
             "robustness_tolerance": settings.robustness_tolerance,
             "absent_generators": settings.absent_generators,
+            "significance": settings.significance,
+            "alpha": settings.alpha,
+            "paired_test": dataclasses.asdict(paired) if paired else None,
         },
         "promotion_decision.json",
     )

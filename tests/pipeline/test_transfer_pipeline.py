@@ -8,6 +8,7 @@ identical rerun, a changed detector parameter, then a run whose data fails valid
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 from pathlib import Path
@@ -103,15 +104,17 @@ def test_first_run_trains_logs_and_registers_a_champion(project: Project) -> Non
 
 def test_predict_scores_images_with_the_champion(project: Project, tmp_path: Path) -> None:
     result = project.facetransfer("predict", "data/detection/ffhq", "data/detection/tconv")
-    lines = result.stdout.strip().splitlines()
-    assert lines[0] == "path,fake_probability,prediction,threshold,model_version,error"
-    assert len(lines) - 1 == 32 + 24
-    rows = [line.split(",") for line in lines[1:]]
+    scored = pd.read_csv(io.StringIO(result.stdout))
+    assert list(scored.columns[:1]) == ["path"] and {"fake_probability", "prediction", "face_found"} <= set(
+        scored.columns
+    )
+    assert scored["input_index"].nunique() == 32 + 24, "every image has its row (its faces' rows)"
     champion = project.mlflow().get_model_version_by_alias("deepfake-detector", "champion")
     threshold = float(champion.tags["threshold"])
-    for row in rows:  # the decision is the version's threshold applied to the probability
-        assert float(row[3]) == pytest.approx(threshold) and not row[5]
-        assert row[2] == ("fake" if float(row[1]) >= threshold else "real")
+    assert scored["threshold"].to_numpy() == pytest.approx(threshold) and scored["error"].isna().all()
+    # the decision is the version's threshold applied to the probability
+    expected = ["fake" if p >= threshold else "real" for p in scored["fake_probability"]]
+    assert scored["prediction"].tolist() == expected
     broken = tmp_path / "broken.png"
     broken.write_text("not an image")
     failure = project.facetransfer("predict", str(broken), check=False)

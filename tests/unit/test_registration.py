@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import functools
 import json
+from pathlib import Path
 
 import mlflow
+import numpy as np
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 from torch import nn
 
 from facetransfer.config import PromotionSettings
+from facetransfer.evaluation import detection_metrics
 from facetransfer.inputs.preprocessing import Preprocessing
 from facetransfer.models import DeepLabV3PlusDetector, build_segmenter
 from facetransfer.models.weights import log_weights
@@ -201,3 +205,57 @@ def test_robustness_gate_turns_down_or_promotes_through_the_registry(mlflow_clie
     promoted = register_and_promote(fragile, champion, settings=lenient, provenance={})
     assert promoted["promoted"]
     assert mlflow_client.get_model_version_by_alias("deepfake-detector", "champion").version == 2
+
+
+def scored_images(scores: np.ndarray, labels: np.ndarray) -> dict:
+    return {
+        "path": [f"test/{i}.png" for i in range(len(labels))],
+        "label": labels.tolist(),
+        "score": scores.tolist(),
+    }
+
+
+def test_paired_bootstrap_promotion_tests_the_gain_on_the_images_both_models_scored(
+    mlflow_client: MlflowClient,
+) -> None:
+    settings = PromotionSettings(
+        metric="f1", tolerance=1.0, significance="paired_bootstrap", bootstrap_resamples=500
+    )
+    register_and_promote(comparison(0.8, {"a": 0.8}), {"exists": False}, settings=settings, provenance={})
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.zeros(60), np.ones(60)].astype(int)
+    old = 1 / (1 + np.exp(-rng.normal(1.4 * labels - 0.7, 1.0)))
+    noisy = old.copy()  # 4 fakes more caught, 2 more missed: a higher F1 within the noise
+    noisy[np.flatnonzero((labels == 1) & (old < 0.5))[:4]] = 0.9
+    noisy[np.flatnonzero((labels == 1) & (old >= 0.5))[:2]] = 0.1
+    champion = champion_on_current_split(mlflow_client, detection_metrics(labels, old, 0.5)["f1"], {"a": 0.8})
+    champion |= {"threshold": 0.5, "test_scores": scored_images(old, labels)}
+
+    def challenger(scores: np.ndarray) -> dict:
+        candidate = comparison(detection_metrics(labels, scores, 0.5)["f1"], {"a": 0.9})
+        detector = candidate["best_detector"]
+        detector["test"]["per_generator"]["a"]["few_images"] = True
+        detector |= {"test_scores": scored_images(scores, labels), "interval_settings": {"min_images": 20}}
+        return candidate
+
+    within_noise = register_and_promote(challenger(noisy), champion, settings=settings, provenance={})
+    assert not within_noise["promoted"] and "the gain is not significant" in within_noise["reason"]
+    assert within_noise["paired_test"]["p_value"] >= 0.05
+    version = mlflow_client.get_model_version("deepfake-detector", within_noise["detector_version"])
+    assert "one-sided p = " in version.tags["promotion.reason"]
+    run_id = mlflow.last_active_run().info.run_id
+    table = pd.read_csv(mlflow_client.download_artifacts(run_id, "tables/promotion_comparison.csv"))
+    overall = table.set_index("scope").loc["overall"]
+    assert overall["p_value"] == pytest.approx(within_noise["paired_test"]["p_value"])
+    assert overall["delta_ci_low"] < 0 < overall["delta_ci_high"]
+    markdown = Path(mlflow_client.download_artifacts(run_id, "tables/promotion_comparison.md")).read_text()
+    assert "| a*" in markdown and "n < 20" in markdown and " [-0.0" in markdown
+    decision = json.loads(
+        Path(mlflow_client.download_artifacts(run_id, "promotion_decision.json")).read_text()
+    )
+    assert decision["significance"] == "paired_bootstrap" and decision["paired_test"]["n_images"] == 120
+
+    separating = np.where(labels == 1, 0.9, 0.1)
+    promoted = register_and_promote(challenger(separating), champion, settings=settings, provenance={})
+    assert promoted["promoted"] and "the gain is significant at alpha 0.05" in promoted["reason"]
+    assert mlflow_client.get_model_version_by_alias("deepfake-detector", "champion").version == 3
