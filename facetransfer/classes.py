@@ -19,8 +19,12 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 Color = tuple[int, int, int]
 
@@ -197,11 +201,40 @@ MASK_ENCODINGS = ("color", "index")
 ``index`` = single-channel PNG whose pixel values are class ids (written by readers that merge
 per-part annotations, e.g. CelebAMask-HQ)."""
 
+MASK_DECODING_VERSION = "exact-1"
+"""Changes whenever ``load_class_mask`` would read a file differently (for caches of mask facts)."""
+
+
+class MaskEncodingError(OSError):
+    """A mask file's mode or bit depth has no exact reading as labels; nothing was guessed.
+
+    An ``OSError`` like any other unreadable mask, so every reader of masks sets the file aside;
+    the message names the file, the mode and the problem.
+    """
+
 
 def load_class_mask(
     path: str | Path, *, encoding: str, scheme: ClassScheme, data: bytes | None = None
 ) -> DecodedMask:
-    """Read a mask file and return its class ids.
+    """Read a mask file and return its class ids, reading only values that map exactly.
+
+    A mask is decoded as carefully as an image: nothing is clipped, scaled or composited, so a
+    file that cannot be read exactly is refused rather than turned into whichever class shares
+    the colour Pillow's conversion happens to produce (white is teeth's colour).
+
+    ``color`` masks: ``RGB``, ``L`` (grey ``v`` is the colour ``(v, v, v)``), ``P`` (its palette
+    entries, which are 8-bit RGB) and ``RGBA``/``LA``/``PA`` whose every pixel is fully opaque
+    (alpha 255), all at 8 bits per sample. Refused: any pixel with alpha below 255 (including a
+    ``tRNS`` transparency entry or colour key in use), 16-bit files of any mode (no 16-bit value
+    is a label colour; Pillow would keep only the high byte of 16-bit RGB, RGBA and grey+alpha
+    PNGs), 1-bit files (a bilevel image is a binary mask, and its white would read as the class
+    coloured white) and every other mode.
+
+    ``index`` masks: ``L`` and ``P`` (the pixel value, or palette index, is the class id),
+    ``LA``/``PA`` when fully opaque, and 16-bit greyscale (``I;16*``, ``I``) whose values are
+    0..255, read as they are. Refused: a 16-bit value above 255 (never clipped), transparency in
+    use, 1-bit and multi-channel modes. Values outside the scheme are reported as unknown pixels
+    (``UNKNOWN_CLASS``), as unknown colours are.
 
     Args:
         path: mask file (PNG).
@@ -211,7 +244,9 @@ def load_class_mask(
         scheme: class scheme the mask follows.
 
     Raises:
-        ValueError: unknown encoding, or an index mask holding ids outside the scheme.
+        ValueError: unknown encoding.
+        MaskEncodingError: the file's mode, bit depth or transparency has no exact reading
+            (the message names the file, the mode and the problem).
         OSError: the file cannot be read as an image (the message names the file).
     """
     from PIL import Image  # local import: Pillow is only needed when masks are read
@@ -219,13 +254,16 @@ def load_class_mask(
     if encoding not in MASK_ENCODINGS:
         raise ValueError(f"unknown mask encoding {encoding!r}; valid: {', '.join(MASK_ENCODINGS)}")
     try:
-        with Image.open(io.BytesIO(data) if data is not None else path) as image:
+        data = data if data is not None else Path(path).read_bytes()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
             if encoding == "color":
-                return scheme.decode_mask(np.asarray(image.convert("RGB")))
-            class_ids = np.asarray(image.convert("L") if image.mode not in ("L", "P") else image)
+                return scheme.decode_mask(_exact_label_colors(image, png_bit_depth(data)))
+            class_ids = _exact_class_ids(image, png_bit_depth(data))
+    except MaskEncodingError as error:
+        raise MaskEncodingError(f"mask {path}: {error}") from None
     except OSError as error:
         raise OSError(f"cannot read mask {path}: {error}") from error
-    class_ids = np.array(class_ids, dtype=np.uint8)
     invalid = class_ids >= scheme.num_classes
     unknown = int(invalid.sum())
     first: tuple[int, int, Color] | None = None
@@ -235,3 +273,112 @@ def load_class_mask(
         first = (row, col, (value, value, value))
         class_ids = np.where(invalid, UNKNOWN_CLASS, class_ids).astype(np.uint8)
     return DecodedMask(class_ids=class_ids, unknown_pixels=unknown, first_unknown=first)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_bit_depth(data: bytes) -> int | None:
+    """Bits per sample a PNG's header (``IHDR``) declares; ``None`` for other formats.
+
+    Pillow reads 16-bit RGB, RGBA and grey+alpha PNGs into 8-bit modes by keeping each sample's
+    high byte, so the mode alone does not tell that a file had 16 bits.
+    """
+    if len(data) < 25 or data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
+        return None
+    return data[24]
+
+
+def sixteen_bit_problem(image: Image.Image, bit_depth: int | None) -> str | None:
+    """Why the 16-bit samples of ``image`` (a loaded Pillow image) cannot be read as labels, if it has them.
+
+    16-bit greyscale modes (``I;16*``, ``I``) are not judged here: their values are all there and
+    the caller decides which are exact. Any other mode from a 16-bit PNG lost each sample's low
+    byte when Pillow read it.
+    """
+    from facetransfer.imaging.decoding import SIXTEEN_BIT_GRAY_MODES  # local: it imports this module
+
+    if image.mode in SIXTEEN_BIT_GRAY_MODES or bit_depth != 16:
+        return None
+    return (
+        f"mode {image.mode!r} from a 16-bit PNG: Pillow keeps only the high byte of each sample, "
+        "so 16-bit values would change (0/1 would both read as 0); save the mask with 8 bits per sample"
+    )
+
+
+_LABEL_MODES = ("RGB", "L", "P", "RGBA", "LA", "PA")
+_INDEX_MODES = ("L", "P", "LA", "PA")
+
+
+def _exact_label_colors(image: Image.Image, bit_depth: int | None) -> np.ndarray:
+    """The ``(H, W, 3)`` colours of a ``color`` mask (rules: ``load_class_mask``)."""
+    from facetransfer.imaging.decoding import SIXTEEN_BIT_GRAY_MODES  # local: it imports this module
+
+    if image.mode in SIXTEEN_BIT_GRAY_MODES:
+        raise MaskEncodingError(
+            f"mode {image.mode!r} (16-bit greyscale): 16-bit values are not label colours "
+            "(label colours have 8 bits per channel); save the mask as 8-bit RGB"
+        )
+    problem = sixteen_bit_problem(image, bit_depth)
+    if problem is not None:
+        raise MaskEncodingError(problem)
+    if image.mode == "1":
+        raise MaskEncodingError(
+            "mode '1' (1-bit): a bilevel image is a binary mask, not label colours (its white "
+            "would read as the class coloured white); save the mask as 8-bit RGB"
+        )
+    if image.mode not in _LABEL_MODES:
+        raise MaskEncodingError(
+            f"mode {image.mode!r} has no exact reading as label colours "
+            f"(accepted: {', '.join(_LABEL_MODES)} at 8 bits per sample, fully opaque)"
+        )
+    # RGBA conversion keeps the colours as stored and applies tRNS entries and colour keys.
+    rgba = np.asarray(image.convert("RGBA"))
+    _require_opaque(rgba[..., 3], image)
+    return rgba[..., :3]
+
+
+def _exact_class_ids(image: Image.Image, bit_depth: int | None) -> np.ndarray:
+    """The ``(H, W)`` uint8 ids of an ``index`` mask (rules: ``load_class_mask``)."""
+    from facetransfer.imaging.decoding import SIXTEEN_BIT_GRAY_MODES  # local: it imports this module
+
+    if image.mode in SIXTEEN_BIT_GRAY_MODES:
+        values = np.asarray(image).astype(np.int64)
+        outside = (values < 0) | (values > 255)
+        if outside.any():
+            row, col = (int(v) for v in np.argwhere(outside)[0])
+            raise MaskEncodingError(
+                f"mode {image.mode!r}: {int(outside.sum())} values are not class ids (0..255), first "
+                f"{int(values[row, col])} at row {row}, column {col}; 16-bit values are never clipped"
+            )
+        return values.astype(np.uint8)
+    problem = sixteen_bit_problem(image, bit_depth)
+    if problem is not None:
+        raise MaskEncodingError(problem)
+    if image.mode == "1":
+        raise MaskEncodingError(
+            "mode '1' (1-bit): Pillow reads a bilevel image as 0/255, not as class ids; "
+            "save index masks as 8-bit greyscale"
+        )
+    if image.mode not in _INDEX_MODES:
+        raise MaskEncodingError(
+            f"mode {image.mode!r}: index masks are single-channel ({', '.join(_INDEX_MODES)} or "
+            "16-bit greyscale), so no channel of this one is the class id"
+        )
+    _require_opaque(np.asarray(image.convert("RGBA"))[..., 3], image)
+    values = np.asarray(image)
+    return np.array(values[..., 0] if values.ndim == 3 else values, dtype=np.uint8)
+
+
+def _require_opaque(alpha: np.ndarray, image: Image.Image) -> None:
+    """Refuse a mask in which any pixel is not fully opaque: a label under transparency is ambiguous."""
+    see_through = alpha < 255
+    if not see_through.any():
+        return
+    row, col = (int(v) for v in np.argwhere(see_through)[0])
+    keyed = " with a transparency entry (tRNS)" if "transparency" in image.info else ""
+    raise MaskEncodingError(
+        f"mode {image.mode!r}{keyed}: {int(see_through.sum())} pixels are not fully opaque (alpha "
+        f"< 255), first at row {row}, column {col} (alpha {int(alpha[row, col])}); the colour under "
+        "transparency is not a label, so save the mask without alpha"
+    )

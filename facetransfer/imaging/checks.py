@@ -7,18 +7,16 @@ quarantine it and go on.
 The decompression-bomb guard is applied per call with the caller's ``max_image_pixels``: the size
 in the header of every image and mask is compared before any pixel is decoded
 (``read_image_header`` + ``pixel_limit_problem``; ``images.decode_rgb`` makes the same check for
-code that decodes files no ingestion has seen, such as ``predict``). Pillow's own process-wide
-guard (``Image.MAX_IMAGE_PIXELS``) is lifted only while a file checked against our limit is read,
-because it would otherwise raise for images our per-call limit allows, and restored afterwards.
+code that decodes files no ingestion has seen, such as ``predict``). Pillow's own guard is a
+process-wide setting (``Image.MAX_IMAGE_PIXELS``) that would raise for images our per-call limit
+allows; ``lift_pillow_pixel_limit`` turns it off for good before the first file is opened, once per
+process, so the header check is the one guard and decoding threads never wait on each other.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +25,6 @@ from facetransfer.quarantine import QuarantineCheck
 
 DEFAULT_MAX_IMAGE_PIXELS = 89_478_485
 """Default decompression-bomb limit (width × height), the same value Pillow uses."""
-
-_PIL_GUARD_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -64,18 +60,17 @@ def sha256_of_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@contextlib.contextmanager
-def pillow_bomb_guard_lifted() -> Iterator[None]:
-    """Lift Pillow's process-wide decompression-bomb limit while the block runs (callers check sizes)."""
+def lift_pillow_pixel_limit() -> None:
+    """Turn Pillow's process-wide decompression-bomb limit off; call before opening an image.
+
+    Idempotent: the setting is written once per process (again only if something restored it).
+    Callers compare the header's size with their own limit (``read_image_header`` +
+    ``pixel_limit_problem``) before decoding, so no lock is needed and decodes run in parallel.
+    """
     from PIL import Image
 
-    with _PIL_GUARD_LOCK:
-        previous = Image.MAX_IMAGE_PIXELS
+    if Image.MAX_IMAGE_PIXELS is not None:
         Image.MAX_IMAGE_PIXELS = None
-        try:
-            yield
-        finally:
-            Image.MAX_IMAGE_PIXELS = previous
 
 
 class ImageTooLargeError(OSError):
@@ -100,8 +95,8 @@ class ImageHeader:
 def read_image_header(source: str | Path | bytes) -> ImageHeader:
     """Size, mode and format of an image from its header only; no pixel is decoded.
 
-    Pillow's own bomb guard is lifted for the header read only (it would raise for sizes the
-    caller's limit allows); compare ``pixels`` with the limit before decoding anything.
+    Pillow's own bomb guard is lifted (it would raise for sizes the caller's limit allows);
+    compare ``pixels`` with the limit before decoding anything.
 
     Args:
         source: a file path or the file's bytes.
@@ -112,10 +107,8 @@ def read_image_header(source: str | Path | bytes) -> ImageHeader:
     """
     from PIL import Image
 
-    with (
-        pillow_bomb_guard_lifted(),
-        Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image,
-    ):
+    lift_pillow_pixel_limit()
+    with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
         width, height = image.size
         return ImageHeader(width, height, image.mode, image.format)
 
@@ -171,9 +164,9 @@ def inspect_image_bytes(data: bytes, *, max_image_pixels: int = DEFAULT_MAX_IMAG
     try:
         if image_format == "PNG":
             # verify() checks every chunk's CRC, which a plain decode does not.
-            with pillow_bomb_guard_lifted(), Image.open(io.BytesIO(data)) as image:
+            with Image.open(io.BytesIO(data)) as image:
                 image.verify()
-        with pillow_bomb_guard_lifted(), Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data)) as image:
             image.load()
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         return FileFacts(
@@ -220,9 +213,11 @@ def inspect_mask_file(
         expected_size: ``(width, height)`` of the mask's image, when known.
 
     Returns:
-        The facts; ``check`` is ``unreadable_mask`` when the file cannot be decoded and
-        ``image_too_large`` over the limit. Unknown colours are counted in ``unknown_pixels``,
-        not judged here: the tolerance is the caller's.
+        The facts; ``check`` is ``unreadable_mask`` when the file cannot be decoded, or has
+        no exact reading as labels (``classes.MaskEncodingError``: a 16-bit or 1-bit file, alpha
+        below 255; the problem names the mode), and ``image_too_large`` over the limit.
+        Unknown colours are counted in ``unknown_pixels``, not judged here: the tolerance is
+        the caller's.
     """
     try:
         data = path.read_bytes()
@@ -233,8 +228,7 @@ def inspect_mask_file(
     if judged is not None:
         return judged
     try:
-        with pillow_bomb_guard_lifted():
-            decoded = load_class_mask(path, encoding=encoding, scheme=scheme, data=data)
+        decoded = load_class_mask(path, encoding=encoding, scheme=scheme, data=data)
     except OSError as error:
         return FileFacts(digest, len(data), check=QuarantineCheck.UNREADABLE_MASK, problem=str(error))
     height, width = decoded.class_ids.shape

@@ -25,7 +25,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from facetransfer.classes import MASK_ENCODINGS, ClassScheme
+from facetransfer.classes import MASK_DECODING_VERSION, MASK_ENCODINGS, ClassScheme
 from facetransfer.imaging.checks import (
     DEFAULT_MAX_IMAGE_PIXELS,
     FileFacts,
@@ -48,7 +48,8 @@ from facetransfer.ingestion.records import ImageCandidate, ManifestRow, Quaranti
 
 def mask_kind(encoding: str, scheme: ClassScheme) -> str:
     """Cache kind of a mask's facts: they depend on how it is decoded."""
-    return f"mask:{encoding}:{scheme.name}"
+    # the decoding version: masks judged under an older decoding rule are judged again
+    return f"mask:{encoding}:{scheme.name}:{MASK_DECODING_VERSION}"
 
 
 class Inspector:

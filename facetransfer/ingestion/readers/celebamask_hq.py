@@ -22,26 +22,43 @@ agree, and the pair is quarantined (``mask_size_mismatch``) when they do not. Me
 named by a content key (see ``discover``), never reused on file timestamps. Part masks go through
 the ingestion's inspector, which checks their headers first (pixel limit), so a part-mask bomb is
 quarantined (``image_too_large``) without being decoded.
+
+Part masks are binary PNGs, usually ``L`` 0/255 and sometimes ``RGB`` or ``1``; other tools save
+them as 16-bit 0/1 images or with the shape in alpha only. ``part_presence`` defines, per mode,
+which pixels are "on"; a part with no such clear reading quarantines its image
+(``unreadable_mask``, part and problem named), so no part is dropped or filled by accident.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from facetransfer.classes import ClassScheme, get_scheme
-from facetransfer.imaging.checks import pillow_bomb_guard_lifted
+from facetransfer.classes import (
+    ClassScheme,
+    MaskEncodingError,
+    get_scheme,
+    png_bit_depth,
+    sixteen_bit_problem,
+)
+from facetransfer.imaging.checks import lift_pillow_pixel_limit
+from facetransfer.imaging.decoding import SIXTEEN_BIT_GRAY_MODES, read_image_file
 from facetransfer.imaging.resizing import resize_mask
 from facetransfer.ingestion.errors import SourceConfigError, SourceLayoutError
 from facetransfer.ingestion.inspection import Inspector
 from facetransfer.ingestion.readers.paths import relative_posix
 from facetransfer.ingestion.records import DiscoveryResult, ImageCandidate, QuarantineCheck, QuarantineEntry
 from facetransfer.ingestion.sources import SourceConfig
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 IMAGE_FOLDER = "CelebA-HQ-img"
 ANNOTATION_FOLDER = "CelebAMask-HQ-mask-anno"
@@ -68,7 +85,7 @@ CELEBAMASK_TO_MUT1NY14: dict[str, str] = {
 }
 """CelebAMask-HQ part → Mut1ny-14 class, in painting order (later parts overwrite earlier ones)."""
 
-MERGE_VERSION = "merge-1"
+MERGE_VERSION = "merge-2"
 """Changes whenever the merging itself changes (part of every merged mask's key)."""
 
 MUT1NY14_TO_MUT1NY11 = {
@@ -227,12 +244,17 @@ class _MaskMerger:
         from PIL import Image
 
         merged: np.ndarray | None = None
+        lift_pillow_pixel_limit()  # every part's header was checked in ``merged_mask``
         for part in CELEBAMASK_TO_MUT1NY14:
             if part not in parts:
                 continue
             try:
-                with pillow_bomb_guard_lifted(), Image.open(parts[part]) as part_image:
-                    present = np.asarray(part_image.convert("L")) > 127
+                data = read_image_file(parts[part], max_bytes=self.inspector.max_file_bytes)
+                with Image.open(io.BytesIO(data)) as part_image:
+                    part_image.load()
+                    present = part_presence(part_image, png_bit_depth(data))
+            except MaskEncodingError as error:
+                return QuarantineCheck.UNREADABLE_MASK, f"part mask {parts[part]}: {error}"
             except OSError as error:
                 return QuarantineCheck.UNREADABLE_MASK, f"cannot read part mask {parts[part]}: {error}"
             if merged is None:
@@ -259,3 +281,89 @@ class _MaskMerger:
         partial.replace(mask_path)
         report["masks_merged"] += 1
         return None
+
+
+PART_MODES = ("1", "L", "P", "RGB", "LA", "PA", "RGBA")
+"""8-bit modes a part mask is read in (besides 16-bit greyscale)."""
+
+
+def part_presence(image: Image.Image, bit_depth: int | None = None) -> np.ndarray:
+    """Where a part mask marks its part ("on"), read by one documented rule per mode.
+
+    Each mode gives one *level* per pixel:
+
+    * ``1``: 0, or 255 where set; ``L``: the grey value; ``P`` and ``RGB``: the colour's
+      luminance (ITU-R 601, Pillow's ``L`` conversion, which keeps a grey's own value);
+    * 16-bit greyscale (``I;16*``, ``I``): the value as stored, 0..65535;
+    * ``LA``, ``PA``, ``RGBA`` (and a ``tRNS`` entry or colour key in use): alpha that is the
+      same everywhere carries no shape and the colour's level is read; alpha that varies over a
+      colour that does not (a white part on transparent white) is the level; when both vary,
+      they must mark the same pixels.
+
+    A level reads as follows: with at most one value besides 0, the part is where that value is
+    (0/1, 0/255 and 0/65535 alike; all 0 is an empty part); with more values (anti-aliased edges)
+    in an 8-bit mode, the part is where the level is 128 or more, provided some pixel reaches 128.
+
+    Args:
+        image: the loaded part mask.
+        bit_depth: bits per sample of the PNG's header (``classes.png_bit_depth``), if known.
+
+    Returns:
+        ``(H, W)`` bool array.
+
+    Raises:
+        MaskEncodingError: a 16-bit PNG read as 8 bits (Pillow keeps the high byte of RGB,
+            RGBA and grey+alpha samples), a 16-bit part holding 0 and more than one other value,
+            an 8-bit part with several levels none of which reaches 128, colour and alpha marking
+            different pixels, or a mode with no level (``F``, ``CMYK``, ...).
+    """
+    from PIL import Image
+
+    problem = sixteen_bit_problem(image, bit_depth)
+    if problem is not None:
+        raise MaskEncodingError(problem)
+    if image.mode in SIXTEEN_BIT_GRAY_MODES:
+        return _level_presence(np.asarray(image).astype(np.int64), image.mode, full_scale=65535)
+    if image.mode not in PART_MODES:
+        raise MaskEncodingError(
+            f"mode {image.mode!r} has no reading as a binary part mask "
+            f"(accepted: {', '.join(PART_MODES)}, 16-bit greyscale)"
+        )
+    rgba = np.asarray(image.convert("RGBA"))
+    colour, alpha = np.ascontiguousarray(rgba[..., :3]), rgba[..., 3]
+    colour_level = np.asarray(Image.fromarray(colour).convert("L")).astype(np.int64)
+    if (alpha == alpha.flat[0]).all():
+        return _level_presence(colour_level, image.mode, full_scale=255)
+    from_alpha = _level_presence(alpha.astype(np.int64), f"{image.mode} alpha", full_scale=255)
+    if (colour == colour[0, 0]).all():
+        return from_alpha
+    differ = from_alpha != _level_presence(colour_level, image.mode, full_scale=255)
+    if differ.any():
+        row, col = (int(v) for v in np.argwhere(differ)[0])
+        raise MaskEncodingError(
+            f"mode {image.mode!r}: colour and alpha mark different pixels ({int(differ.sum())}, first "
+            f"at row {row}, column {col}), so which of them outlines the part is unclear"
+        )
+    return from_alpha
+
+
+def _level_presence(level: np.ndarray, mode: str, *, full_scale: int) -> np.ndarray:
+    """The "on" pixels of one level array (rules in ``part_presence``)."""
+    if level.size and (level.min() < 0 or level.max() > full_scale):
+        raise MaskEncodingError(f"mode {mode!r}: values {level.min()}..{level.max()} outside 0..{full_scale}")
+    values = np.flatnonzero(np.bincount(level.ravel(), minlength=1))
+    others = values[values != 0]
+    if len(others) <= 1:
+        return level == others[0] if len(others) else np.zeros(level.shape, dtype=bool)
+    shown = ", ".join(str(v) for v in values[:6]) + (", ..." if len(values) > 6 else "")
+    if full_scale != 255:
+        raise MaskEncodingError(
+            f"mode {mode!r}: a 16-bit part mask holds 0 and one other value, this one holds "
+            f"{len(values)} values ({shown}), so which of them are the part is unclear"
+        )
+    if values[-1] < 128:
+        raise MaskEncodingError(
+            f"mode {mode!r}: levels {shown} are all below 128, with more than one besides 0; "
+            "a binary part mask holds 0 and one other value, or reaches 128 where the part is"
+        )
+    return level >= 128

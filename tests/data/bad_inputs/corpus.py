@@ -90,6 +90,7 @@ class Expected:
             assert seen.passed == good, f"{seen.passed} images went through, expected {good}"
         if self.kind == "accepted":
             assert not seen.flagged, f"expected nothing set aside, got {seen.flagged}"
+            assert not seen.failed_expectations, f"expected every expectation met: {seen.failed_expectations}"
             assert self.text in seen.report, f"{self.text!r} not reported in {seen.report[:2000]}"
         elif self.kind == "expectation":
             assert self.code in seen.failed_expectations, f"failed: {seen.failed_expectations}"
