@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 Color = tuple[int, int, int]
 
+SIXTEEN_BIT_GRAY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+"""Pillow's 16-bit greyscale modes (no exact label colour; an index mask may hold values up to 255)."""
+
 
 @dataclass(frozen=True)
 class FaceClass:
@@ -296,8 +299,6 @@ def sixteen_bit_problem(image: Image.Image, bit_depth: int | None) -> str | None
     the caller decides which are exact. Any other mode from a 16-bit PNG lost each sample's low
     byte when Pillow read it.
     """
-    from facetransfer.imaging.decoding import SIXTEEN_BIT_GRAY_MODES  # local: it imports this module
-
     if image.mode in SIXTEEN_BIT_GRAY_MODES or bit_depth != 16:
         return None
     return (
@@ -312,8 +313,6 @@ _INDEX_MODES = ("L", "P", "LA", "PA")
 
 def _exact_label_colors(image: Image.Image, bit_depth: int | None) -> np.ndarray:
     """The ``(H, W, 3)`` colours of a ``color`` mask (rules: ``load_class_mask``)."""
-    from facetransfer.imaging.decoding import SIXTEEN_BIT_GRAY_MODES  # local: it imports this module
-
     if image.mode in SIXTEEN_BIT_GRAY_MODES:
         raise MaskEncodingError(
             f"mode {image.mode!r} (16-bit greyscale): 16-bit values are not label colours "
@@ -340,8 +339,6 @@ def _exact_label_colors(image: Image.Image, bit_depth: int | None) -> np.ndarray
 
 def _exact_class_ids(image: Image.Image, bit_depth: int | None) -> np.ndarray:
     """The ``(H, W)`` uint8 ids of an ``index`` mask (rules: ``load_class_mask``)."""
-    from facetransfer.imaging.decoding import SIXTEEN_BIT_GRAY_MODES  # local: it imports this module
-
     if image.mode in SIXTEEN_BIT_GRAY_MODES:
         values = np.asarray(image).astype(np.int64)
         outside = (values < 0) | (values > 255)

@@ -174,6 +174,12 @@ class EvaluationSettings(BaseModel):
         bootstrap_seed: seed of the resampling (the same scores give the same intervals).
         min_images_for_ci: a generator or source with fewer test images is marked ``*`` ("n <
             min_images_for_ci") in every table: its interval is too wide to read much into.
+        calibration: ``temperature`` (default): temperature scaling fitted on the validation
+            split; the registered version serves the calibrated fake probabilities, its threshold
+            re-expressed so that every decision stays the same (``facetransfer.evaluation.calibration``).
+            ``none``: the raw ``sigmoid(logit)``.
+        calibration_bins: equal-width bins of [0, 1] of the expected calibration error and the
+            reliability diagram.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -188,6 +194,8 @@ class EvaluationSettings(BaseModel):
     confidence_level: float = Field(default=0.95, gt=0, lt=1)
     bootstrap_seed: int = 0
     min_images_for_ci: int = Field(default=20, ge=0)
+    calibration: Literal["temperature", "none"] = "temperature"
+    calibration_bins: int = Field(default=15, ge=1)
 
     @field_validator("robustness")
     @classmethod

@@ -1,5 +1,18 @@
-"""Evaluation: detection and segmentation metrics, model prediction over manifests, plots."""
+"""Evaluation: detection and segmentation metrics, calibration, model prediction over manifests, plots."""
 
+from facetransfer.evaluation.calibration import (
+    Calibration,
+    TemperatureScaledDetector,
+    calibrated_scores,
+    calibrated_threshold,
+    calibration_table,
+    expected_calibration_error,
+    fit_calibration,
+    fit_temperature,
+    reliability_bins,
+    reliability_figure,
+    score_logits,
+)
 from facetransfer.evaluation.detection_metrics import (
     THRESHOLD_RULES,
     choose_threshold,
@@ -30,7 +43,12 @@ __all__ = [
     "FEW_IMAGES",
     "INTERVAL_METRICS",
     "THRESHOLD_RULES",
+    "Calibration",
     "SegmentationConfusion",
+    "TemperatureScaledDetector",
+    "calibrated_scores",
+    "calibrated_threshold",
+    "calibration_table",
     "choose_threshold",
     "colorize_mask",
     "confusion_matrix_figure",
@@ -38,6 +56,9 @@ __all__ = [
     "detection_metrics",
     "equal_error_rate",
     "evaluate_segmenter",
+    "expected_calibration_error",
+    "fit_calibration",
+    "fit_temperature",
     "format_interval",
     "grouped_detection_metrics",
     "interval_keys",
@@ -45,9 +66,12 @@ __all__ = [
     "metric_intervals",
     "paired_bootstrap",
     "predict_scores",
+    "reliability_bins",
+    "reliability_figure",
     "robustness_figure",
     "roc_curves_figure",
     "save_figure",
+    "score_logits",
     "segmentation_examples",
     "segmentation_overlay_figure",
 ]

@@ -14,7 +14,9 @@ again. Perturbations are deterministic albumentations transforms (``p=1``, fixed
 =================== ================================================================
 
 Metrics per perturbation: ROC-AUC, average precision and F1 at the model's own threshold (chosen
-on the clean validation split, as in service).
+on the clean validation split, as in service), and the expected calibration error of the served
+(calibrated) fake probabilities, ``ece`` (with a temperature given, also ``ece_before``, of the
+raw ones): a temperature fitted on clean validation images says little about perturbed ones.
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from facetransfer.evaluation.calibration import DEFAULT_BINS, calibrated_scores, expected_calibration_error
 from facetransfer.evaluation.detection_metrics import detection_metrics
 
 ROBUSTNESS_METRICS = ("roc_auc", "average_precision", "f1")
+CALIBRATION_METRICS = ("ece", "ece_before")
+"""Calibration metrics of a sweep (``ece_before`` only when a temperature was given)."""
 
 
 def _downscale_and_back(scale: float) -> A.BasicTransform:
@@ -117,6 +122,8 @@ def robustness_sweep(
     perturbations: Sequence[str] = PERTURBATIONS,
     batch_size: int = 64,
     device: str = "auto",
+    temperature: float = 1.0,
+    calibration_bins: int = DEFAULT_BINS,
 ) -> dict[str, dict[str, float]]:
     """Score ``frame`` (rows with ``path`` and ``label``) once per perturbation.
 
@@ -124,19 +131,23 @@ def robustness_sweep(
         model: a detector.
         frame: the test rows.
         preprocessing: the model's ``Preprocessing``.
-        threshold: the model's decision threshold (for F1).
+        threshold: the model's decision threshold (for F1), on the scale of the served (with
+            ``temperature``: calibrated) probabilities.
         perturbations: names from ``PERTURBATIONS``.
         batch_size: images per forward pass.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        temperature: the model's temperature (``facetransfer.evaluation.calibration``).
+        calibration_bins: equal-width bins of the expected calibration error.
 
     Returns:
-        ``{perturbation: {"roc_auc", "average_precision", "f1"}}``.
+        ``{perturbation: {"roc_auc", "average_precision", "f1", "ece"}}``, plus ``ece_before``
+        (the raw probabilities' ECE) when ``temperature`` is not 1.
     """
     from facetransfer.evaluation.prediction import predict_scores
 
     sweep: dict[str, dict[str, float]] = {}
     for name in validate_perturbations(perturbations):
-        scores = predict_scores(
+        uncalibrated = predict_scores(
             model,
             frame,
             preprocessing=preprocessing,
@@ -144,5 +155,11 @@ def robustness_sweep(
             device=device,
             perturbation=perturbation(name),
         )
+        scores = calibrated_scores(uncalibrated, temperature)
         sweep[name] = sweep_metrics(frame["label"], scores, threshold)
+        sweep[name]["ece"] = expected_calibration_error(frame["label"], scores, calibration_bins)
+        if temperature != 1.0:
+            sweep[name]["ece_before"] = expected_calibration_error(
+                frame["label"], uncalibrated, calibration_bins
+            )
     return sweep

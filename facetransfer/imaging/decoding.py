@@ -36,6 +36,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from facetransfer.classes import SIXTEEN_BIT_GRAY_MODES
 from facetransfer.imaging import checks as image_checks
 from facetransfer.imaging.checks import (
     DEFAULT_MAX_IMAGE_PIXELS,
@@ -44,7 +45,6 @@ from facetransfer.imaging.checks import (
     pixel_limit_problem,
 )
 
-SIXTEEN_BIT_GRAY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa", "RGBX")
 COLOUR_CONVERTED_MODES = ("L", "1", "P", "CMYK", "YCbCr", "LAB", "HSV")
 CONVERTIBLE_MODES: tuple[str, ...] = ("RGB", *COLOUR_CONVERTED_MODES, *ALPHA_MODES, *SIXTEEN_BIT_GRAY_MODES)

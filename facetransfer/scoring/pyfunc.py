@@ -7,8 +7,8 @@ JSON, and the ``facetransfer`` package travels in the model's ``code_paths``.
 
 Artifacts of a serving model:
 
-* ``settings``: ``serving.json`` - registered model name, decision threshold, preprocessing, the
-  face-parser version and the run the detector was trained in;
+* ``settings``: ``serving.json`` - registered model name, decision threshold, temperature,
+  preprocessing, the face-parser version and the run the detector was trained in;
 * ``detector``: the detector's weights folder;
 * ``segmenter``: the face parser's weights folder (the ``face-segmenter`` version the detector was
   registered with), used by explanations.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,10 @@ SETTINGS_ARTIFACT = "settings"
 DETECTOR_ARTIFACT = "detector"
 SEGMENTER_ARTIFACT = "segmenter"
 SETTINGS_FILE = "serving.json"
-SETTINGS_FORMAT = 1
+SETTINGS_FORMAT = 2
+"""2 added ``temperature``: an older reader refuses it rather than serve raw probabilities against a
+calibrated threshold. Format 1 files (no temperature) are read with temperature 1, as logged."""
+READABLE_FORMATS = (1, 2)
 REGISTERED_MODEL_META = "registered_model_meta"
 """File MLflow writes into a model folder downloaded through ``models:/<name>/<version>``."""
 
@@ -50,12 +54,16 @@ class ServingSettings:
 
     Attributes:
         model_name: registered model name (``deepfake-detector``).
-        threshold: decision threshold (an image is fake when its probability is at least this).
+        threshold: decision threshold (an image is fake when its probability is at least this), on
+            the calibrated scale.
         preprocessing: the detector's input settings, as in training and evaluation.
         segmenter_version: the ``face-segmenter`` version whose weights came along (or ``None``).
         run_id: the MLflow run that trained the detector.
         faces: the face geometry of the training crops, used to cut faces out of whole pictures
             (FFHQ-style framing unless ingestion aligned the training images with other settings).
+        temperature: the temperature fitted on the validation split: served fake probabilities are
+            ``sigmoid(logit / temperature)`` (``facetransfer.evaluation.calibration``); 1 serves the
+            raw sigmoid, as every version logged before calibration existed.
     """
 
     model_name: str
@@ -64,6 +72,13 @@ class ServingSettings:
     segmenter_version: str | None = None
     run_id: str | None = None
     faces: FaceSettings = field(default_factory=FaceSettings)
+    temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ValueError(
+                f"serving settings: temperature must be a positive number; got {self.temperature!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``serving.json``)."""
@@ -75,14 +90,15 @@ class ServingSettings:
             "segmenter_version": self.segmenter_version,
             "run_id": self.run_id,
             "faces": self.faces.model_dump(mode="json"),
+            "temperature": float(self.temperature),
         }
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ServingSettings:
         """Inverse of ``to_dict``; a newer format is refused rather than misread."""
-        if values.get("format") != SETTINGS_FORMAT:
+        if values.get("format") not in READABLE_FORMATS:
             raise ValueError(
-                f"serving settings format {values.get('format')!r} is not {SETTINGS_FORMAT}: "
+                f"serving settings format {values.get('format')!r} is not one of {READABLE_FORMATS}: "
                 "load this model with the facetransfer version it was logged with"
             )
         return cls(
@@ -92,6 +108,7 @@ class ServingSettings:
             segmenter_version=values.get("segmenter_version"),
             run_id=values.get("run_id"),
             faces=FaceSettings.model_validate(values.get("faces") or {}),
+            temperature=float(values.get("temperature", 1.0)),
         )
 
     @classmethod
@@ -141,6 +158,7 @@ class ImageDetectorModel(PythonModel):
         """Rebuild the detector (and face parser) from the model's safetensors and settings."""
         import torch
 
+        from facetransfer.evaluation.calibration import TemperatureScaledDetector
         from facetransfer.models.weights import load_weights
         from facetransfer.scoring.scorer import ImageScorer
 
@@ -150,15 +168,27 @@ class ImageDetectorModel(PythonModel):
         if torch.cuda.is_available():
             detector = detector.to("cuda")
         segmenter = context.artifacts.get(SEGMENTER_ARTIFACT)
+        # The explainer applies the sigmoid itself: it explains the served (calibrated) probability.
+        explained = (
+            detector
+            if settings.temperature == 1.0
+            else TemperatureScaledDetector(detector, settings.temperature)
+        )
         self.scorer = ImageScorer(
             detector=detector,
             preprocessing=settings.preprocessing,
             threshold=settings.threshold,
             model_version=registered_version(settings_path.parent.parent, settings),
-            explainer=build_explainer(segmenter, detector) if segmenter else None,
+            explainer=build_explainer(segmenter, explained) if segmenter else None,
             face_settings=settings.faces,
+            temperature=settings.temperature,
         )
-        logger.info("loaded %s (threshold %.4f)", self.scorer.model_version, settings.threshold)
+        logger.info(
+            "loaded %s (threshold %.4f, temperature %.4g)",
+            self.scorer.model_version,
+            settings.threshold,
+            settings.temperature,
+        )
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from facetransfer.evaluation.calibration import TemperatureScaledDetector
 from facetransfer.inputs.preprocessing import Preprocessing
 
 logger = logging.getLogger(__name__)
@@ -14,12 +15,18 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RegisteredDetector:
-    """A registered detector version, loaded with the settings it was evaluated with."""
+    """A registered detector version, loaded with the settings it was evaluated with.
+
+    ``model``'s sigmoid is the probability the version serves: with a calibration temperature
+    other than 1 it is the detector wrapped in ``TemperatureScaledDetector``, so ``threshold``
+    (on the calibrated scale) decides its scores as the serving model decides them.
+    """
 
     model: Any
     version: Any
     threshold: float
     preprocessing: Preprocessing
+    temperature: float = 1.0
 
 
 def version_preprocessing(version: Any) -> Preprocessing:
@@ -56,9 +63,12 @@ def load_registered_detector(name: str, version: Any) -> RegisteredDetector:
             preprocessing=version_preprocessing(version),
         )
     served = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    temperature = served.settings.temperature
+    detector = served.scorer.detector
     return RegisteredDetector(
-        model=served.scorer.detector,
+        model=detector if temperature == 1.0 else TemperatureScaledDetector(detector, temperature),
         version=version,
         threshold=served.settings.threshold,
         preprocessing=served.settings.preprocessing,
+        temperature=temperature,
     )

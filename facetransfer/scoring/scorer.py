@@ -39,6 +39,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from facetransfer.evaluation.calibration import calibrated_scores
 from facetransfer.faces.detection import FaceDetector
 from facetransfer.faces.face_settings import FaceMode, FaceSettings
 from facetransfer.faces.video import VideoSettings
@@ -104,6 +105,8 @@ class ImageScorer:
         model_version: ``<registered model>/<version>`` (or a run reference when unregistered).
         explainer: the region explainer (``None`` when no face parser came with the model).
         batch_size: images per forward pass.
+        temperature: the model's calibration temperature (1: the raw sigmoid); ``threshold`` is on
+            the calibrated scale.
 
     Thread-safe: concurrent ``score`` calls decode and prepare their images in parallel; their
     forward passes (scores and explanations) take turns, so that the model's activations and
@@ -116,6 +119,7 @@ class ImageScorer:
     model_version: str
     explainer: Any = None
     batch_size: int = 32
+    temperature: float = 1.0
     face_settings: FaceSettings = field(default_factory=FaceSettings)
     """The face geometry of the model's training crops (FFHQ-style unless ingestion aligned them)."""
     face_mode: FaceMode = "auto"
@@ -136,7 +140,12 @@ class ImageScorer:
         return next(self.detector.parameters()).device
 
     def probabilities(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        """Fake probabilities of normalised ``(3, S, S)`` inputs (fp32, batched, in order)."""
+        """Fake probabilities ``sigmoid(logit / temperature)`` of normalised ``(3, S, S)`` inputs, in order.
+
+        The forward pass and the sigmoid run in fp32, as in evaluation; the temperature is applied
+        by ``calibrated_scores``, the function evaluation applied when it re-expressed the
+        threshold, so served probabilities and decisions are the evaluated ones.
+        """
         scores = np.empty(len(inputs), dtype=np.float64)
         with torch.inference_mode():
             for start in range(0, len(inputs), self.batch_size):
@@ -144,7 +153,7 @@ class ImageScorer:
                 tensor = self.settings.images_to_device(torch.from_numpy(np.stack(chunk)))
                 with self.forward_lock:
                     scores[start : start + len(chunk)] = torch.sigmoid(self.detector(tensor)).cpu().numpy()
-        return scores
+        return calibrated_scores(scores, self.temperature)
 
     def score(
         self, frame: pd.DataFrame, *, explain: bool = False, faces: FaceMode | None = None

@@ -182,7 +182,7 @@ def fit(
             record = _train_and_validate(
                 model, (train_loader, val_loader), optimizer, task, settings, scaler, config, epoch
             )
-            state.add(record, module, config.patience)
+            state.add(record, module, config.patience, config.min_epochs)
             logger.info(
                 "epoch %d: %s",
                 epoch + 1,
@@ -193,7 +193,7 @@ def fit(
             if epoch_callback is not None and is_main_process():
                 epoch_callback(epoch + 1, dict(record))
             if state.result.stopped_early:
-                logger.info("early stop: no lower validation loss for %d epochs", config.patience)
+                logger.info("early stop: no lower validation loss for %d epochs", state.stale_epochs)
                 break
     if state.best_state is not None:
         module.load_state_dict(state.best_state)
@@ -210,8 +210,12 @@ class _TrainingState:
     stale_epochs: int = 0
     start_epoch: int = 0
 
-    def add(self, record: dict[str, float], module: nn.Module, patience: int) -> None:
-        """Record an epoch; keep its weights if its validation loss is the lowest so far."""
+    def add(self, record: dict[str, float], module: nn.Module, patience: int, min_epochs: int = 0) -> None:
+        """Record an epoch; keep its weights if its validation loss is the lowest so far.
+
+        Early stopping acts after ``patience`` epochs without a lower validation loss, but never
+        before ``min_epochs`` epochs have run.
+        """
         result = self.result
         result.history.append(record)
         result.epochs_run, result.seconds = int(record["epoch"]), result.seconds + record["seconds"]
@@ -224,7 +228,7 @@ class _TrainingState:
             self.best_state = _copy_state(module)
         else:
             self.stale_epochs += 1
-        result.stopped_early = self.stale_epochs >= patience
+        result.stopped_early = self.stale_epochs >= patience and result.epochs_run >= min_epochs
 
     def checkpoint(
         self,

@@ -14,20 +14,29 @@ from torch import nn
 from facetransfer.config import EvaluationSettings, ModelTrainingSettings
 from facetransfer.evaluation import (
     FEW_IMAGES,
+    Calibration,
+    calibration_table,
     choose_threshold,
     confusion_matrix_figure,
     detection_confusion_matrix,
     detection_metrics,
+    fit_calibration,
     interval_markdown,
     metric_intervals,
     predict_scores,
+    reliability_figure,
     roc_curves_figure,
 )
 from facetransfer.evaluation.detection_metrics import MISSING_GROUP
 from facetransfer.evaluation.intervals import INTERVAL_BOUNDS
-from facetransfer.evaluation.robustness import ROBUSTNESS_METRICS, mean_roc_auc, robustness_sweep
+from facetransfer.evaluation.robustness import (
+    CALIBRATION_METRICS,
+    ROBUSTNESS_METRICS,
+    mean_roc_auc,
+    robustness_sweep,
+)
 from facetransfer.inputs.preprocessing import Preprocessing
-from facetransfer.tracking.runs import log_figure, log_json, log_params
+from facetransfer.tracking.runs import log_figure, log_json, log_params, log_table
 from facetransfer.training import train_detector
 from facetransfer.workflow.ingestion import manifest_fingerprint, trained_generators
 from facetransfer.workflow.model_runs import (
@@ -231,11 +240,18 @@ def evaluate_and_log_detector(
     Logged into the detector's run: ``val_*`` and ``test_*`` metrics (accuracy, precision, recall,
     F1, ROC-AUC, AP, EER, threshold), ``test_<generator>_*`` per generator, each test metric with
     its bootstrap interval (``test_f1_ci_low`` / ``test_f1_ci_high``, ...), the per-generator and
-    per-source tables, the confusion matrix and ROC curves (overall and per generator).
+    per-source tables, the confusion matrix and ROC curves (overall and per generator), and the
+    calibration (``log_calibration``).
+
+    The calibration (``settings.calibration``) is fitted on the validation split at the chosen
+    threshold; from then on scores, threshold and metrics are those the registered version serves:
+    calibrated probabilities at the re-expressed threshold (the same decisions, so the same
+    accuracy, F1, ROC-AUC, ...).
 
     Returns:
-        The report completed with ``threshold``, ``val``, ``test`` (with intervals),
-        ``robustness``, the per-image test scores (``test_scores``) and ``interval_settings``.
+        The report completed with ``threshold`` (calibrated scale), ``calibration``, ``val``,
+        ``test`` (with intervals), ``robustness``, the per-image test scores (``test_scores``) and
+        ``interval_settings``.
     """
     backbone, preprocessing = str(report["backbone"]), report_preprocessing(report)
     val, test = (
@@ -244,9 +260,18 @@ def evaluate_and_log_detector(
         )
         for split in ("val", "test")
     )
-    threshold = choose_threshold(
-        val["label"], val["score"], rule=settings.threshold_rule, fixed=settings.fixed_threshold
+    calibration = fit_calibration(
+        val["label"],
+        val["score"],
+        choose_threshold(
+            val["label"], val["score"], rule=settings.threshold_rule, fixed=settings.fixed_threshold
+        ),
+        method=settings.calibration,
     )
+    uncalibrated_test = test["score"].to_numpy()
+    # From here on the served scale: calibrated scores, the re-expressed threshold (same decisions).
+    val, test = (frame.assign(score=calibration.scores(frame["score"])) for frame in (val, test))
+    threshold = calibration.threshold
     val_metrics = detection_metrics(val["label"], val["score"], threshold)
     test_metrics = metrics_by_scope(test, threshold, intervals=settings)
     sweep = robustness_sweep(
@@ -256,6 +281,8 @@ def evaluate_and_log_detector(
         threshold=threshold,
         perturbations=settings.robustness,
         batch_size=settings.batch_size,
+        temperature=calibration.temperature,
+        calibration_bins=settings.calibration_bins,
     )
     name = detector_name(backbone, str(report["variant"]))
     import mlflow
@@ -273,8 +300,24 @@ def evaluate_and_log_detector(
                 min_images=settings.min_images_for_ci,
             )
         log_robustness(sweep)
+        ece = log_calibration(
+            calibration,
+            test["label"],
+            uncalibrated_test,
+            test["score"],
+            sweep,
+            bins=settings.calibration_bins,
+            title=f"{name} (test)",
+        )
+        calibrated = calibration.to_dict() | ece
         log_json(
-            {"threshold": threshold, "val": val_metrics, "test": test_metrics, "robustness": sweep},
+            {
+                "threshold": threshold,
+                "calibration": calibrated,
+                "val": val_metrics,
+                "test": test_metrics,
+                "robustness": sweep,
+            },
             "metrics.json",
         )
         log_figure(
@@ -285,11 +328,14 @@ def evaluate_and_log_detector(
         )
         log_figure(roc_curves_figure(_roc_inputs(test), title=f"{name} (test)"), "plots/roc_curves.png")
     logger.info(
-        "%s: threshold %.4f, val F1 %.4f, test F1 %.4f",
+        "%s: threshold %.4f, val F1 %.4f, test F1 %.4f, temperature %.3g (test ECE %.4f -> %.4f)",
         name,
         threshold,
         val_metrics["f1"],
         test_metrics["overall"]["f1"],
+        calibration.temperature,
+        ece["test_ece_before"],
+        ece["test_ece_after"],
     )
     interval_settings = {
         "n_resamples": settings.bootstrap_resamples,
@@ -300,6 +346,7 @@ def evaluate_and_log_detector(
     return {
         **report,
         "threshold": threshold,
+        "calibration": calibrated,
         "val": val_metrics,
         "test": test_metrics,
         "robustness": sweep,
@@ -326,10 +373,54 @@ def log_robustness(sweep: Mapping[str, Mapping[str, float]], prefix: str = "robu
     if not sweep:
         return
     for name, metrics in sweep.items():
-        mlflow.log_metrics(prefixed_metrics(f"{prefix}/{name}", metrics, ROBUSTNESS_METRICS, separator="/"))
+        mlflow.log_metrics(
+            prefixed_metrics(
+                f"{prefix}/{name}", metrics, (*ROBUSTNESS_METRICS, *CALIBRATION_METRICS), separator="/"
+            )
+        )
     mean = mean_roc_auc(sweep)
     if np.isfinite(mean):
         mlflow.log_metric(f"{prefix}/mean_roc_auc", mean)
+
+
+def log_calibration(
+    calibration: Calibration,
+    labels: Any,
+    uncalibrated: Any,
+    calibrated: Any,
+    sweep: Mapping[str, Mapping[str, float]],
+    *,
+    bins: int,
+    title: str,
+) -> dict[str, Any]:
+    """Log a detector's calibration to the active run; return its test ECE before and after.
+
+    Logged: ``calibration_temperature``, ``threshold_uncalibrated``, ``test_ece_before`` /
+    ``test_ece_after`` (expected calibration error, ``bins`` equal-width bins), the table
+    ``tables/calibration`` (ECE before / after on the clean test split and under each
+    perturbation) and ``plots/reliability.png`` (before and after, with the diagonal).
+    """
+    import mlflow
+
+    table = calibration_table(labels, uncalibrated, calibrated, sweep, bins=bins)
+    ece = {
+        "test_ece_before": float(table.at[0, "ece_before"]),
+        "test_ece_after": float(table.at[0, "ece_after"]),
+    }
+    mlflow.log_metrics(
+        {
+            "calibration_temperature": calibration.temperature,
+            "threshold_uncalibrated": calibration.uncalibrated_threshold,
+        }
+        | {key: value for key, value in ece.items() if np.isfinite(value)}
+    )
+    log_table(table, "tables/calibration")
+    curves = {
+        "before": (labels, uncalibrated),
+        f"after, T = {calibration.temperature:.3g}": (labels, calibrated),
+    }
+    log_figure(reliability_figure(curves, bins=bins, title=title), "plots/reliability.png")
+    return ece | {"bins": bins}
 
 
 def prefixed_metrics(

@@ -195,7 +195,11 @@ def log_detector_serving_model(
     segmenter_version: str,
     faces: Mapping[str, Any] | None = None,
 ) -> str:
-    """Log the serving model of ``detector`` (with ``segmenter``'s weights) into its run; return its URI."""
+    """Log the serving model of ``detector`` (with ``segmenter``'s weights) into its run; return its URI.
+
+    The model serves ``detector``'s calibrated probabilities: its ``threshold`` (calibrated scale)
+    and its calibration temperature (``report_temperature``).
+    """
     import tempfile
     from pathlib import Path
 
@@ -213,6 +217,7 @@ def log_detector_serving_model(
         segmenter_version=str(segmenter_version),
         run_id=str(detector["run_id"]),
         faces=FaceSettings.model_validate(dict(faces or {})),
+        temperature=report_temperature(detector),
     )
     with tempfile.TemporaryDirectory() as tmp:
         detector_folder = download_weights(str(detector["model_uri"]), Path(tmp) / "detector")
@@ -224,6 +229,11 @@ def log_detector_serving_model(
     return str(info.model_uri)
 
 
+def report_temperature(detector: Mapping[str, Any]) -> float:
+    """The calibration temperature of a detector report (1 for reports evaluated before calibration)."""
+    return float((detector.get("calibration") or {}).get("temperature", 1.0))
+
+
 def _detector_tags(
     detector: Mapping[str, Any], provenance: Mapping[str, Any], segmenter_version: str
 ) -> dict:
@@ -233,6 +243,7 @@ def _detector_tags(
         "backbone": detector["backbone"],
         "variant": detector["variant"],
         "threshold": detector["threshold"],
+        "temperature": report_temperature(detector),
         "image_size": detector["image_size"],
         "preprocessing": detector["preprocessing"],
         "generators_trained": detector["generators_trained"],

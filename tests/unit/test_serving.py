@@ -281,3 +281,122 @@ def test_review_page_lists_uploads_in_order_with_their_pictures() -> None:
     # Region values with three decimals, as in the figures.
     contribution = script[script.index("function contribution") : script.index("let uploaded")]
     assert "toFixed(3)" in contribution and '"0.000"' in contribution
+
+
+TEMPERATURE = 2.5
+UNCALIBRATED_THRESHOLD = 0.88
+
+
+@pytest.fixture
+def active_registry(registry: MlflowClient) -> MlflowClient:
+    """``registry`` as the tracking URI again: a test using ``mlflow_client`` resets it on teardown."""
+    import os
+
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])  # the registry fixture's store
+    return registry
+
+
+@pytest.fixture
+def calibrated(active_registry: MlflowClient) -> str:
+    """``calibrated-detector`` v1: a detector with logits near 2, served at temperature 2.5; its URI."""
+    import torch
+
+    from facetransfer.evaluation import calibrated_threshold
+
+    detector = DeepLabV3PlusDetector(BACKBONE, "none").eval()
+    with torch.no_grad():
+        detector.head.output.bias.fill_(2.0)  # sigmoid(2) = 0.88 vs sigmoid(2 / 2.5) = 0.69: tellable
+    with mlflow.start_run() as segmenter_run:
+        segmenter_uri = log_weights(build_segmenter(BACKBONE), image_size=64, scheme="mut1ny14")
+    with mlflow.start_run() as detector_run:
+        detector_uri = log_weights(detector, image_size=64)
+    report = {
+        "run_id": detector_run.info.run_id,
+        "model_uri": detector_uri,
+        "threshold": calibrated_threshold(UNCALIBRATED_THRESHOLD, TEMPERATURE),
+        "calibration": {"temperature": TEMPERATURE},
+        "preprocessing": Preprocessing.for_backbone(BACKBONE, 64).to_dict(),
+        "backbone": BACKBONE,
+        "image_size": 64,
+    }
+    model_uri = log_detector_serving_model(report, {"model_uri": segmenter_uri}, "calibrated-detector", "1")
+    assert segmenter_run.info.run_id != detector_run.info.run_id
+    register_run_model(
+        active_registry, name="calibrated-detector", run_id=detector_run.info.run_id, model_uri=model_uri
+    )
+    return "models:/calibrated-detector/1"
+
+
+def _logits(detector, paths: list[str]) -> np.ndarray:
+    """The detector's logits of image files, prepared as evaluation prepares them (float64)."""
+    import torch
+
+    from facetransfer.inputs.datasets import ImageDataset
+
+    dataset = ImageDataset(
+        pd.DataFrame({"path": paths}), preprocessing=Preprocessing.for_backbone(BACKBONE, 64)
+    )
+    with torch.no_grad():
+        return np.array([float(detector(dataset[i][0][None])[0]) for i in range(len(dataset))])
+
+
+def test_a_calibrated_version_serves_sigmoid_of_logit_over_temperature(
+    calibrated: str, tmp_path: Path
+) -> None:
+    from facetransfer.scoring.registered import load_registered_detector
+
+    paths = []
+    for seed in range(4):
+        paths.append(str(tmp_path / f"{seed}.png"))
+        Path(paths[-1]).write_bytes(png_bytes(seed))
+    model = mlflow.pyfunc.load_model(calibrated)
+    scored = model.predict(pd.DataFrame({"path": paths}), params={"explain": True})
+    logits = _logits(model.unwrap_python_model().scorer.detector, paths)
+    served = scored["fake_probability"].to_numpy()
+    np.testing.assert_allclose(served, 1 / (1 + np.exp(-logits / TEMPERATURE)), atol=1e-6)
+    assert np.all(np.abs(served - 1 / (1 + np.exp(-logits))) > 0.1), "not the raw sigmoid"
+    # Decisions are those of the raw probabilities at the uncalibrated threshold.
+    raw_fake = 1 / (1 + np.exp(-logits)) >= UNCALIBRATED_THRESHOLD
+    assert scored["prediction"].tolist() == ["fake" if fake else "real" for fake in raw_fake]
+    assert scored["threshold"].iloc[0] == pytest.approx(1 / (1 + np.exp(-np.log(0.88 / 0.12) / TEMPERATURE)))
+    assert scored["regions"].notna().all()  # the explainer runs on the temperature-scaled detector
+
+    # The champion check loads the version as served: its model's sigmoid is the served probability.
+    client = MlflowClient()
+    loaded = load_registered_detector(
+        "calibrated-detector", client.get_model_version("calibrated-detector", "1")
+    )
+    assert loaded.temperature == TEMPERATURE and loaded.threshold == scored["threshold"].iloc[0]
+    checked = predict_scores(
+        loaded.model, pd.DataFrame({"path": paths}), preprocessing=Preprocessing.for_backbone(BACKBONE, 64)
+    )
+    np.testing.assert_allclose(checked, served, atol=1e-6)
+
+
+def test_an_old_serving_json_without_temperature_serves_the_raw_sigmoid(
+    active_registry: MlflowClient, tmp_path: Path
+) -> None:
+    import json
+
+    from facetransfer.scoring.pyfunc import SETTINGS_FILE, ServingSettings
+
+    folder = Path(mlflow.artifacts.download_artifacts("models:/deepfake-detector/1", dst_path=str(tmp_path)))
+    (settings_file,) = folder.rglob(SETTINGS_FILE)
+    values = json.loads(settings_file.read_text(encoding="utf-8"))
+    assert (values["format"], values["temperature"]) == (2, 1.0)
+    old = {key: value for key, value in values.items() if key != "temperature"} | {"format": 1}
+    settings_file.write_text(json.dumps(old), encoding="utf-8")  # as logged before calibration existed
+
+    model = mlflow.pyfunc.load_model(str(folder))
+    assert model.unwrap_python_model().settings.temperature == 1.0
+    image = tmp_path / "image.png"
+    image.write_bytes(png_bytes(7))
+    row = model.predict(pd.DataFrame({"path": [str(image)]})).iloc[0]
+    logit = _logits(model.unwrap_python_model().scorer.detector, [str(image)])[0]
+    assert row["fake_probability"] == pytest.approx(1 / (1 + np.exp(-logit)), abs=1e-6)
+    assert row["threshold"] == 0.25
+
+    with pytest.raises(ValueError, match="format 3 is not one of"):
+        ServingSettings.from_dict(values | {"format": 3})
+    with pytest.raises(ValueError, match="temperature must be a positive number"):
+        ServingSettings.from_dict(values | {"temperature": 0})
