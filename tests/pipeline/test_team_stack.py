@@ -160,15 +160,9 @@ def test_status_and_predict_use_the_recorded_server(team: TeamProject) -> None:
     without_credentials = {k: v for k, v in team.project.env.items() if not k.startswith("AWS_")}
     scored = Project(team.project.root, without_credentials).facetransfer("predict", "data/detection/ffhq")
     frame = pd.read_csv(io.StringIO(scored.stdout))
-    assert list(frame.columns) == [
-        "path",
-        "fake_probability",
-        "prediction",
-        "threshold",
-        "model_version",
-        "error",
-    ]
-    assert len(frame) == 32 and frame["error"].isna().all()
+    assert list(frame.columns[:1]) == ["path"]
+    assert {"fake_probability", "prediction", "threshold", "model_version", "error"} <= set(frame.columns)
+    assert frame["input_index"].nunique() == 32 and frame["error"].isna().all()
     assert set(frame["model_version"]) == {f"deepfake-detector/{champion.version}"}
 
 
