@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import threading
-import time
 from pathlib import Path
 
 import mlflow
@@ -21,8 +19,8 @@ from facetransfer.cli import main
 from facetransfer.faces.alignment import align_face
 from facetransfer.faces.detection import FaceDetector
 from tests.face_scenes import faceless_photo, group_photo, portrait, write_jpeg, write_video
+from tests.http_server import running
 from tests.unit import test_serving
-from tests.unit.test_serving import _free_port
 
 registry = test_serving.registry  # the module's fixtures: a store with a registered champion
 served = test_serving.served
@@ -103,7 +101,6 @@ def test_a_video_becomes_one_row_per_face_track(served, pictures) -> None:
 def test_cli_pyfunc_and_http_give_the_same_per_face_scores(
     served, registry: MlflowClient, pictures, tmp_path: Path
 ) -> None:
-    import uvicorn
 
     from facetransfer.scoring.app import create_app
 
@@ -121,27 +118,14 @@ def test_cli_pyfunc_and_http_give_the_same_per_face_scores(
     plots = list((tmp_path / "plots").glob("*.png"))
     assert len(plots) == 1 and Image.open(plots[0]).size[0] > 100
 
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(served), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(100):
-            if server.started:
-                break
-            time.sleep(0.1)
-        files = [
-            ("files", ("group.jpg", pictures["group"].read_bytes(), "image/jpeg")),
-            ("files", ("clip.mp4", pictures["clip"].read_bytes(), "video/mp4")),
-        ]
-        answer = requests.post(f"http://127.0.0.1:{port}/api/score?explain=false", files=files, timeout=120)
-        assert answer.status_code == 200, answer.text
-        results = answer.json()["results"]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    files = [
+        ("files", ("group.jpg", pictures["group"].read_bytes(), "image/jpeg")),
+        ("files", ("clip.mp4", pictures["clip"].read_bytes(), "video/mp4")),
+    ]
+    with running(create_app(served)) as base:
+        answer = requests.post(f"{base}/api/score?explain=false", files=files, timeout=120)
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
     assert [row["name"] for row in results] == ["group.jpg"] * 3 + ["clip.mp4"]
     assert [round(row["fake_probability"], 6) for row in results] == list(direct["fake_probability"].round(6))
     assert all(len(row["box"]) == 4 for row in results[:3]) and len(results[3]["track_scores"]) == 4

@@ -12,9 +12,7 @@ import io
 import json
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ from facetransfer.cli import main
 from tests.data.bad_inputs.builders import closed_port_uri
 from tests.data.bad_inputs.cases_scoring import LONG_STEM, register_explaining_detector
 from tests.data.tree_builders import write_huge_png
+from tests.http_server import running
 
 
 def png_bytes(seed: int, size: tuple[int, int] = (48, 40)) -> bytes:
@@ -81,30 +80,6 @@ def two_images(folder: Path, first: str = "a") -> Path:
     (folder / f"{first}.png").write_bytes(png_bytes(1))
     (folder / "b.png").write_bytes(png_bytes(2))
     return folder
-
-
-@contextmanager
-def running(app: Any) -> Iterator[str]:
-    """``app`` served by uvicorn on a free loopback port, for the duration of the block."""
-    import socket
-
-    import uvicorn
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 # ---------------------------------------------------------------- item 6: predict's outputs ---
