@@ -97,14 +97,3 @@ def align_face(image: np.ndarray, face: DetectedFace, *, size: int, margin: floa
         source, warp, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
     return AlignedFace(pixels=pixels, matrix=matrix, face=face)
-
-
-def canonical_landmarks(size: int, margin: float = 1.0, *, reference: np.ndarray | None = None) -> np.ndarray:
-    """Where ``reference`` landmarks (default: an average upright face) land in an aligned crop."""
-    points = (
-        np.array([[38.3, 51.7], [73.5, 51.5], [56.0, 71.7], [41.5, 92.4], [70.7, 92.2]])
-        if reference is None
-        else np.asarray(reference, dtype=np.float64)
-    )
-    matrix = alignment_matrix(points, size, margin)
-    return points @ matrix[:, :2].T + matrix[:, 2]
