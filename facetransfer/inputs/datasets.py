@@ -275,6 +275,7 @@ class DetectionDataset(_ManifestDataset):
         frame: rows with ``path`` and ``label`` (0 or 1), and ``sha256`` for the disk cache.
         preprocessing: how files become inputs (resize or crop).
         augment: training augmentation (random crop, flips, optional blur/JPEG).
+        horizontal_flip: the training flip (``facetransfer.inputs.transforms.FLIP_MODES``).
         blur_jpeg_prob: probability of each of blur and JPEG re-compression when augmenting.
         cache: ``auto``, ``memory``, ``disk`` or ``none``.
         cache_dir: folder of the disk cache.
@@ -291,6 +292,7 @@ class DetectionDataset(_ManifestDataset):
         *,
         preprocessing: Preprocessing,
         augment: bool = False,
+        horizontal_flip: str = "grid",
         blur_jpeg_prob: float = 0.0,
         cache: str = "none",
         cache_dir: str | Path | None = None,
@@ -305,7 +307,11 @@ class DetectionDataset(_ManifestDataset):
         super().__init__(
             frame,
             preprocessing=preprocessing,
-            augmentation=build_detection_augmentation(blur_jpeg_prob=blur_jpeg_prob) if augment else None,
+            augmentation=(
+                build_detection_augmentation(horizontal_flip=horizontal_flip, blur_jpeg_prob=blur_jpeg_prob)
+                if augment
+                else None
+            ),
             cache=cache,
             cache_dir=cache_dir,
             seed=seed,

@@ -28,10 +28,12 @@ from facetransfer.imaging.resizing import ImageSize, resize_image, resize_mask
 from facetransfer.inputs.preprocessing import IMAGENET_MEAN, IMAGENET_STD, NORMALIZATION
 
 __all__ = [
+    "FLIP_MODES",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "NORMALIZATION",
     "Augmentation",
+    "GridAlignedHorizontalFlip",
     "HorizontalFlipWithLabelSwap",
     "ImageSize",
     "build_detection_augmentation",
@@ -74,6 +76,36 @@ class HorizontalFlipWithLabelSwap(A.HorizontalFlip):
         return self.lookup_table[super().apply_to_mask(mask, *args, **params)]
 
 
+class GridAlignedHorizontalFlip(A.HorizontalFlip):
+    """Horizontal flip that keeps every pixel on a column of the same parity.
+
+    Generators up-sample in steps of 2: their traces sit on a period-2 grid of columns (and
+    rows). Mirroring an image of even width sends column ``x`` to ``W - 1 - x``, of the other
+    parity, so the mirrored trace is the original shifted by half a period: on the demo's
+    generators it correlates at -0.85 to -0.94 with the unmirrored one. Trained with a plain flip,
+    a detector sees the cue with one sign on half of its fakes and the opposite sign on the other
+    half: no linear read-out separates them, and detectors sat at the ln 2 plateau for epochs or
+    ended at chance (README "Results of the demo run"). Here the mirrored image is moved one column
+    right (its first column repeated), so the pixel at ``x`` comes from
+    ``W - x``: same parity, the grid lines stay where the generator put them. Images of odd width
+    already keep parity under a plain mirror and are not shifted.
+    """
+
+    def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
+        """Mirror ``img`` and, at even width, shift it one column right (reflecting at the edge)."""
+        mirrored = super().apply(img, **params)
+        if img.shape[1] % 2:
+            return mirrored
+        shifted = np.empty_like(mirrored)
+        shifted[:, 1:] = mirrored[:, :-1]
+        shifted[:, 0] = mirrored[:, 1]  # reflected: column W - 2, of the same parity as 0
+        return shifted
+
+
+FLIP_MODES = ("grid", "mirror", "none")
+"""Detector flips: ``grid`` (mirror keeping the up-sampling grid), ``mirror`` (plain), ``none``."""
+
+
 def build_segmentation_augmentation(scheme: ClassScheme) -> A.Compose:
     """The paper's joint image/mask augmentation for face parsing.
 
@@ -106,6 +138,7 @@ def build_segmentation_augmentation(scheme: ClassScheme) -> A.Compose:
 
 def build_detection_augmentation(
     *,
+    horizontal_flip: str = "grid",
     blur_jpeg_prob: float = 0.0,
     blur_sigma: tuple[float, float] = (0.0, 3.0),
     jpeg_quality: tuple[int, int] = (30, 100),
@@ -113,14 +146,20 @@ def build_detection_augmentation(
     """Augmentation for detector training: horizontal flip, optionally Gaussian blur and JPEG.
 
     Geometric warps resample the image and would smear the up-sampling artefacts a detector must
-    find, so the detector sees mirrored images but no rotation or zoom. ``blur_jpeg_prob > 0``
-    adds CNNDetection's robustness augmentation (Wang et al. 2020, "Blur+JPEG (p)"): Gaussian
-    blur with sigma ~ U(``blur_sigma``) and JPEG re-compression with quality ~
-    U(``jpeg_quality``), each applied with probability ``blur_jpeg_prob``. They act on the model's
+    find, so the detector sees mirrored images but no rotation or zoom. ``horizontal_flip`` (one of
+    ``FLIP_MODES``, each applied to half the images): ``grid`` mirrors and keeps each column's
+    parity (``GridAlignedHorizontalFlip``: the up-sampling traces keep their sign), ``mirror`` is
+    the plain flip of earlier versions (inverts period-2 traces), ``none`` does not flip.
+    ``blur_jpeg_prob > 0`` adds CNNDetection's robustness augmentation (Wang et al. 2020,
+    "Blur+JPEG (p)"): Gaussian blur with sigma ~ U(``blur_sigma``) and JPEG re-compression with
+    quality ~ U(``jpeg_quality``), each applied with probability ``blur_jpeg_prob``. They act on the model's
     input square (after resizing or cropping), which keeps their cost independent of the source
     resolution.
     """
-    transforms: list[Any] = [A.HorizontalFlip(p=0.5)]
+    if horizontal_flip not in FLIP_MODES:
+        raise ValueError(f"horizontal_flip must be one of {FLIP_MODES}, got {horizontal_flip!r}")
+    flips = {"grid": [GridAlignedHorizontalFlip(p=0.5)], "mirror": [A.HorizontalFlip(p=0.5)], "none": []}
+    transforms: list[Any] = list(flips[horizontal_flip])
     if blur_jpeg_prob > 0:
         transforms += [
             A.GaussianBlur(blur_limit=0, sigma_limit=blur_sigma, p=blur_jpeg_prob),

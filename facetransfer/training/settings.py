@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from facetransfer.inputs.preprocessing import Preprocessing
+from facetransfer.inputs.transforms import FLIP_MODES
 
 DEVICES = ("auto", "cpu", "cuda")
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
@@ -21,6 +22,7 @@ _CHOICES = {
     "learning_rate_schedule": LEARNING_RATE_SCHEDULES,
     "input_mode": INPUT_MODES,
     "sample_cache": SAMPLE_CACHES,
+    "horizontal_flip": FLIP_MODES,
 }
 
 # Strict: a YAML `epochs: true` or `amp: 1` is refused, not coerced (an int is still a float);
@@ -130,6 +132,11 @@ class TrainConfig(BaseModel):
             The new detection head always trains at ``learning_rate``; fine-tuning practice puts
             transferred layers at 0.1x or less so the first steps of a random head do not
             destroy them. 1 (the paper's single rate) by default.
+        horizontal_flip: detectors only: the training flip (half the images), ``grid`` (mirror, then
+            one column right so every pixel keeps its column parity and a generator's period-2
+            up-sampling traces keep their sign), ``mirror`` (the plain flip of earlier
+            versions: inverts those traces on half the fakes, which left detectors at the ln 2
+            plateau) or ``none``. Segmenters always use the paper's plain flip with label swap.
         blur_jpeg_prob: detectors only: probability of each of Gaussian blur (sigma ~ U[0, 3])
             and JPEG re-compression (quality ~ U[30, 100]) in training augmentation (CNNDetection's
             "Blur+JPEG (p)"; 0 disables them).
@@ -160,6 +167,7 @@ class TrainConfig(BaseModel):
     class_weight_power: float = 1.0
     input_mode: str = "resize"
     load_size: int | None = None
+    horizontal_flip: str = "grid"
     blur_jpeg_prob: float = 0.0
     transferred_learning_rate_scale: float = 1.0
     # A mapping is validated into a DistributedConfig (nested models accept dicts in strict mode).
@@ -200,7 +208,7 @@ class TrainConfig(BaseModel):
             raise ValueError(f"TrainConfig.{info.field_name} must be >= 1 or None, got {value}")
         return value
 
-    @field_validator("learning_rate_schedule", "input_mode", "sample_cache")
+    @field_validator("learning_rate_schedule", "input_mode", "sample_cache", "horizontal_flip")
     @classmethod
     def _known_choice(cls, value: str, info: ValidationInfo) -> str:
         return _one_of(f"TrainConfig.{info.field_name}", value, _CHOICES[str(info.field_name)])

@@ -248,7 +248,11 @@ def train_detector(
     )
     datasets = (
         make_dataset(
-            train_frame, augment=config.augment, blur_jpeg_prob=config.blur_jpeg_prob, seed=config.seed
+            train_frame,
+            augment=config.augment,
+            horizontal_flip=config.horizontal_flip,
+            blur_jpeg_prob=config.blur_jpeg_prob,
+            seed=config.seed,
         ),
         make_dataset(val_frame, augment=False),
     )
