@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from facetransfer.classes import CLASS_SCHEMES
 from facetransfer.evaluation.robustness import PERTURBATIONS, validate_perturbations
@@ -123,6 +123,11 @@ class ModelTrainingSettings(BaseModel):
             ``{resnet50: {epochs: 4, learning_rate: 0.0005}}``; a backbone's training steps
             see only its own settings (``for_backbone``), so changing one backbone's override
             reruns only its steps.
+        seeds: detectors only: train every variant once per seed (each replaces ``train.seed``).
+            ``None`` (the default): once, with ``train.seed``. With several seeds Table 2 shows
+            mean ± standard deviation per variant, and the best variant is the one with the best
+            mean validation metric (its best seed is registered). Each seed is its own training
+            step (cached on its own) and MLflow run (``detector-<backbone>-<variant>-seed<k>``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -130,6 +135,29 @@ class ModelTrainingSettings(BaseModel):
     pretrained: bool | Literal["download"] = True
     train: TrainConfig = Field(default_factory=TrainConfig)
     backbone_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    seeds: list[StrictInt] | None = None
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, value: list[int] | None) -> list[int] | None:
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("seeds: give at least one seed, or leave it out to train once with train.seed")
+        if any(seed < 0 for seed in value):
+            raise ValueError(f"seeds must be non-negative integers, got {value}")
+        repeated = sorted({seed for seed in value if value.count(seed) > 1})
+        if repeated:
+            raise ValueError(f"seeds: {repeated} given more than once (a seed trains the same model twice)")
+        return value
+
+    def seed_list(self) -> list[int]:
+        """The seeds each variant trains with: ``seeds``, or ``[train.seed]``."""
+        return list(self.seeds) if self.seeds is not None else [self.train.seed]
+
+    def for_seed(self, seed: int) -> ModelTrainingSettings:
+        """The settings of one seed's training: ``train.seed`` set to ``seed``, no ``seeds`` list."""
+        return self.model_copy(update={"train": self.train.model_copy(update={"seed": seed}), "seeds": None})
 
     @model_validator(mode="after")
     def _check_overrides(self) -> ModelTrainingSettings:
@@ -152,7 +180,7 @@ class ModelTrainingSettings(BaseModel):
             train = TrainConfig.model_validate(merged)
         except (ValueError, TypeError) as error:
             raise ValueError(f"backbone_overrides.{backbone}: {error}") from error
-        return ModelTrainingSettings(pretrained=self.pretrained, train=train)
+        return ModelTrainingSettings(pretrained=self.pretrained, train=train, seeds=self.seeds)
 
 
 class EvaluationSettings(BaseModel):
@@ -269,6 +297,15 @@ class RunConfig(BaseModel):
     @classmethod
     def _known_variants(cls, value: list[str]) -> list[str]:
         return _known(value, VARIANTS, "variant")
+
+    @model_validator(mode="after")
+    def _seeds_of_detectors_only(self) -> RunConfig:
+        if self.segmenter.seeds is not None:
+            raise ValueError(
+                "segmenter.seeds: seeds are a detector setting (detector.seeds); the segmenter trains "
+                "once, with segmenter.train.seed"
+            )
+        return self
 
     @model_validator(mode="after")
     def _class_share_bounds_name_classes_of_the_scheme(self) -> RunConfig:

@@ -57,7 +57,8 @@ def generalization_pipeline(
         generalization: the generators to hold out and whether to train on each alone.
         validation: bounds of the great-expectations suites.
         segmenter: segmenter training settings (as ``zenml_config.yaml``, for the cache).
-        detector: detector training settings of every fold.
+        detector: detector training settings of every fold (one seed: ``detector.seeds`` may
+            name one, not several).
         evaluation: scoring batch size and the bootstrap settings of the intervals.
         promotion: names the registered detector the ingestion report compares against.
         backbones: backbones to train.
@@ -65,6 +66,12 @@ def generalization_pipeline(
         training_resources: ZenML resource request of the training steps.
         faces: how ``faces: align`` detection sources are cut into aligned face crops.
     """
+    if len(detector.seed_list()) > 1:
+        raise ValueError(
+            f"detector.seeds {detector.seeds}: generalization_pipeline trains each fold once; give one "
+            "seed (detector.train.seed) or run the pipeline once per seed"
+        )
+    detector = detector.for_seed(detector.seed_list()[0])
     segmentation_data, detection_data, _ = _ingest_split_validate(data, validation, promotion, faces)
     folds = []
     for backbone in backbones:

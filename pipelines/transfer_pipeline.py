@@ -2,9 +2,9 @@
 
     ingest_segmentation_data -> split -> validate --> train_segmenter[b] -> evaluate_segmenter[b]
                                                            |  (weights: last, all)
-    ingest_detection_data -> split -> validate --+--> train_detector[b x v] -> evaluate_detector[b x v]
+    ingest_detection_data -> split -> validate --+--> train_detector[b x v x seed] -> evaluate_detector[...]
                                                  +--> evaluate_champion (first: the model in service)
-    compare_models (Table 1, Table 2, best by validation) -+-> register_and_promote (MLflow registry)
+    compare_models (Table 1, Table 2, best by mean validation) -+-> register_and_promote (MLflow registry)
                                                            +-> explain_best_detector (regions per generator)
 
 Wiring only: every step calls ``facetransfer``. Run with
@@ -99,10 +99,12 @@ def transfer_pipeline(
             backbone, segmentation_data, segmenter, data, evaluation, training_resources
         )
         segmenter_evaluations.append(evaluated)
+        seeds = config.detector.seed_list()
         detector_evaluations += [
             _detector(
                 backbone,
                 variant,
+                (seed, len(seeds) > 1),
                 detection_data,
                 (model, report),
                 detector,
@@ -111,6 +113,7 @@ def transfer_pipeline(
                 training_resources,
             )
             for variant in config.variants
+            for seed in seeds
         ]
     comparison = compare_models(
         segmenter_evaluations, detector_evaluations, promotion, config.model_dump(mode="json"), champion
@@ -177,6 +180,7 @@ def _segmenter(
 def _detector(
     backbone: str,
     variant: str,
+    seed: tuple[int, bool],
     manifest: Any,
     segmenter: tuple[Any, Any],
     settings: ModelTrainingSettings,
@@ -184,9 +188,15 @@ def _detector(
     evaluation: EvaluationSettings,
     resources: ResourceSettings,
 ) -> Any:
-    """Train and evaluate one detector variant; ``none`` does not depend on the segmenter."""
-    names = {"backbone": backbone, "variant": variant}
-    settings = settings.for_backbone(backbone)
+    """Train and evaluate one detector variant with one seed; ``none`` does not depend on the segmenter.
+
+    ``seed`` is ``(seed, named)``: with several seeds (``detector.seeds``) step ids, artifact and
+    MLflow run names end in ``_seed<k>``; a single seed keeps the names of one-seed runs.
+    """
+    value, named = seed
+    suffix = f"_seed{value}" if named else ""
+    names = {"backbone": backbone, "variant": f"{variant}{suffix}"}
+    settings = settings.for_backbone(backbone).for_seed(value)
     model, report = segmenter
     transfer = {} if variant == "none" else {"segmenter": model, "segmenter_report": report}
     detector_model, detector_report = train_detector.with_options(
@@ -197,10 +207,15 @@ def _detector(
         variant,
         settings,
         data.cache_location,
-        id=f"train_detector_{backbone}_{variant}",
+        seed_in_name=named,
+        id=f"train_detector_{backbone}_{variant}{suffix}",
         after="evaluate_champion",
         **transfer,
     )
     return evaluate_detector.with_options(substitutions=names)(
-        detector_model, manifest, detector_report, evaluation, id=f"evaluate_detector_{backbone}_{variant}"
+        detector_model,
+        manifest,
+        detector_report,
+        evaluation,
+        id=f"evaluate_detector_{backbone}_{variant}{suffix}",
     )

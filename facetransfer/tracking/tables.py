@@ -46,16 +46,20 @@ def table_2(detector_reports: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
     Args:
         detector_reports: one mapping per trained detector with keys ``backbone``, ``variant``
-            and ``test`` (a mapping holding ``overall`` metrics).
+            and ``test`` (a mapping holding ``overall`` metrics). When a variant was trained with
+            several seeds (``seeded``), the table has one row per seed and a ``Seed`` column.
     """
     variant_order = list(VARIANT_LABELS)
+    reports = list(detector_reports)
     ordered = sorted(
-        detector_reports,
+        reports,
         key=lambda r: (
             r["backbone"],
             variant_order.index(r["variant"]) if r["variant"] in variant_order else 99,
+            int(r.get("seed") or 0),
         ),
     )
+    with_seeds = seeded(reports)
     rows = []
     for report in ordered:
         overall = report["test"]["overall"]
@@ -63,6 +67,7 @@ def table_2(detector_reports: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             {
                 "Backbone": BACKBONE_LABELS.get(report["backbone"], report["backbone"]),
                 "TL": VARIANT_LABELS.get(report["variant"], report["variant"]),
+                **({"Seed": int(report["seed"])} if with_seeds else {}),
                 "Accuracy": overall["accuracy"],
                 "Precision": overall["precision"],
                 "Recall": overall["recall"],
@@ -71,6 +76,17 @@ def table_2(detector_reports: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def seeded(detector_reports: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether some backbone and variant was trained with more than one seed (``detector.seeds``)."""
+    seen: set[tuple[str, str]] = set()
+    for report in detector_reports:
+        key = (str(report["backbone"]), str(report["variant"]))
+        if key in seen:
+            return True
+        seen.add(key)
+    return False
 
 
 def to_markdown(frame: pd.DataFrame, *, float_format: str = ".4f") -> str:

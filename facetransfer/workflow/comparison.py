@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,8 +14,15 @@ from facetransfer.evaluation import interval_keys, interval_markdown
 from facetransfer.evaluation.plots import robustness_figure
 from facetransfer.evaluation.robustness import ROBUSTNESS_METRICS
 from facetransfer.tracking.runs import log_figure, log_json, log_params, log_table
-from facetransfer.tracking.tables import BACKBONE_LABELS, VARIANT_LABELS, table_1, table_2, to_markdown
-from facetransfer.workflow.detector import log_interval_table
+from facetransfer.tracking.tables import (
+    BACKBONE_LABELS,
+    VARIANT_LABELS,
+    seeded,
+    table_1,
+    table_2,
+    to_markdown,
+)
+from facetransfer.workflow.detector import log_interval_table, report_name
 from facetransfer.workflow.model_runs import pipeline_run
 
 logger = logging.getLogger(__name__)
@@ -30,9 +38,13 @@ TABLE_2_METRICS = {
 
 
 def best_detector(reports: Sequence[Mapping[str, Any]], metric: str) -> Mapping[str, Any]:
-    """The detector with the highest validation ``metric``.
+    """The detector with the highest validation ``metric``; across seeds, the best seed of the
+    variant with the highest mean.
 
-    Ties go to the higher validation ROC-AUC, then to fewer parameters (cheaper to serve). The
+    Reports of one backbone and variant (its seeds, ``detector.seeds``) form a group: the group
+    with the highest mean validation ``metric`` wins (ties: higher mean validation ROC-AUC, then
+    fewer parameters, cheaper to serve), and within it the seed with the highest validation
+    ``metric`` (same ties). With one seed per variant this is the plain best by validation. The
     test split plays no part in the choice, so its metrics stay an unbiased report.
     """
     if not reports:
@@ -42,7 +54,23 @@ def best_detector(reports: Sequence[Mapping[str, Any]], metric: str) -> Mapping[
         val = report["val"]
         return (_finite(val.get(metric)), _finite(val.get("roc_auc")), -int(report["parameters"]))
 
-    return max(reports, key=key)
+    def mean_key(members: list[Mapping[str, Any]]) -> tuple[float, float, int]:
+        keys = [key(member) for member in members]
+        return (
+            statistics.fmean(k[0] for k in keys),
+            statistics.fmean(k[1] for k in keys),
+            max(k[2] for k in keys),
+        )
+
+    return max(max(seed_groups(reports).values(), key=mean_key), key=key)
+
+
+def seed_groups(reports: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+    """Detector reports by ``(backbone, variant)``: one report per seed, in the reports' order."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for report in reports:
+        groups.setdefault((str(report["backbone"]), str(report["variant"])), []).append(report)
+    return groups
 
 
 def best_segmenter(reports: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
@@ -79,21 +107,19 @@ def compare_and_log(
     import mlflow
 
     first = table_1(segmenter_reports)
-    second = table_2_with_intervals(table_2(detector_reports), detector_reports)
+    per_model = table_2_with_intervals(table_2(detector_reports), detector_reports)
+    with_seeds = seeded(detector_reports)
+    second = table_2_across_seeds(per_model) if with_seeds else per_model
     with pipeline_run("compare_models"):
         log_table(first, "tables/table_1_segmentation")
-        log_interval_table(second, "tables/table_2_detection")
-        for report in detector_reports:
-            overall = report["test"]["overall"]
-            prefix = f"table2/{report['backbone']}/{report['variant']}"
-            keys = [
-                key
-                for metric in ("accuracy", "precision", "recall", "f1")
-                for key in (metric, *interval_keys(metric))
-            ]
-            mlflow.log_metrics(
-                {f"{prefix}/{k}": float(overall[k]) for k in keys if math.isfinite(_finite(overall.get(k)))}
-            )
+        if with_seeds:
+            mlflow.log_text(second.to_csv(index=False), "tables/table_2_detection.csv")
+            mlflow.log_text(table_2_markdown(second), "tables/table_2_detection.md")
+            log_interval_table(per_model, "tables/table_2_seeds")
+            mlflow.log_metrics(_table_2_mean_metrics(second))
+        else:
+            log_interval_table(second, "tables/table_2_detection")
+            mlflow.log_metrics(_table_2_metrics(detector_reports))
         for report in segmenter_reports:
             mlflow.log_metric(
                 f"table1/{report['backbone']}/pixel_accuracy", float(report["test"]["pixel_accuracy"])
@@ -101,18 +127,86 @@ def compare_and_log(
         log_robustness_comparison(detector_reports, champion)
     detector, segmenter = best_detector(detector_reports, selection_metric), best_segmenter(segmenter_reports)
     logger.info("Table 1 (segmentation, test split):\n%s", to_markdown(first))
-    logger.info("Table 2 (detection, test split):\n%s", interval_markdown(second))
+    if with_seeds:
+        logger.info("Table 2 (detection, test split, mean ± sd over seeds):\n%s", table_2_markdown(second))
+        logger.info("Table 2 per seed:\n%s", interval_markdown(per_model))
+    else:
+        logger.info("Table 2 (detection, test split):\n%s", interval_markdown(second))
     logger.info(
-        "best detector by validation %s: %s-%s", selection_metric, detector["backbone"], detector["variant"]
+        "best detector by %svalidation %s: %s",
+        "mean " if with_seeds else "",
+        selection_metric,
+        report_name(detector),
     )
     return {
         "table_1": first.to_dict(orient="records"),
         "table_2": second.to_dict(orient="records"),
+        "table_2_seeds": per_model.to_dict(orient="records") if with_seeds else [],
         "best_detector": dict(detector),
         "best_segmenter": dict(segmenter),
         "segmenters": [dict(r) for r in segmenter_reports],
         "detectors": [dict(r) for r in detector_reports],
     }
+
+
+def _table_2_metrics(detector_reports: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """``table2/<backbone>/<variant>/<metric>`` (and its interval bounds) of one-seed runs."""
+    metrics = {}
+    for report in detector_reports:
+        overall = report["test"]["overall"]
+        prefix = f"table2/{report['backbone']}/{report['variant']}"
+        for metric in ("accuracy", "precision", "recall", "f1"):
+            for key in (metric, *interval_keys(metric)):
+                if math.isfinite(_finite(overall.get(key))):
+                    metrics[f"{prefix}/{key}"] = float(overall[key])
+    return metrics
+
+
+def _table_2_mean_metrics(table: pd.DataFrame) -> dict[str, float]:
+    """``table2/<backbone>/<variant>/<metric>`` (mean over seeds) and ``<metric>_sd``."""
+    backbones = {label: name for name, label in BACKBONE_LABELS.items()}
+    variants = {label: name for name, label in VARIANT_LABELS.items()}
+    metrics = {}
+    for row in table.to_dict(orient="records"):
+        prefix = (
+            f"table2/{backbones.get(row['Backbone'], row['Backbone'])}/{variants.get(row['TL'], row['TL'])}"
+        )
+        for column, metric in TABLE_2_METRICS.items():
+            for suffix, value in (("", row[column]), ("_sd", row[f"{column}_sd"])):
+                if math.isfinite(_finite(value)):
+                    metrics[f"{prefix}/{metric}{suffix}"] = float(value)
+    return metrics
+
+
+def table_2_across_seeds(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Table 2 with one row per backbone and variant: ``Seeds``, each metric's mean over the seeds
+    and its sample standard deviation ``<column>_sd`` (NaN with a single seed).
+
+    Args:
+        per_seed: ``table_2`` of several seeds (a ``Seed`` column; interval columns are ignored).
+    """
+    groups = per_seed.groupby(["Backbone", "TL"], sort=False)
+    rows = []
+    for (backbone, variant), members in groups:
+        row: dict[str, Any] = {"Backbone": backbone, "TL": variant, "Seeds": len(members)}
+        for column in TABLE_2_METRICS:
+            values = members[column].astype(float)
+            row[column] = float(values.mean())
+            row[f"{column}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def table_2_markdown(table: pd.DataFrame) -> str:
+    """Markdown of ``table_2_across_seeds``: ``0.955 ± 0.021`` cells (mean ± sd over seeds)."""
+    display = table.copy()
+    for column in TABLE_2_METRICS:
+        display[column] = [
+            f"{mean:.3f}" if not math.isfinite(sd) else f"{mean:.3f} ± {sd:.3f}"
+            for mean, sd in zip(table[column], table[f"{column}_sd"], strict=True)
+        ]
+        display = display.drop(columns=f"{column}_sd")
+    return to_markdown(display)
 
 
 def table_2_with_intervals(
@@ -121,18 +215,21 @@ def table_2_with_intervals(
     """Table 2 with ``<column>_ci_low`` / ``<column>_ci_high`` after each metric column.
 
     The bounds are the bootstrap interval of the detector's test metric (``test.overall``); a row
-    that stands for no single report (none, or several aggregated) gets NaN bounds.
+    that stands for no single report (none, or several aggregated) gets NaN bounds. Rows are
+    matched by backbone and variant, and by seed when the table has a ``Seed`` column.
     """
     if not {"Backbone", "TL"} <= set(table.columns):
         return table
-    overall_by_row: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    keys = ["Backbone", "TL", *(["Seed"] if "Seed" in table.columns else [])]
+    overall_by_row: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
     for report in detector_reports:
         row = (
             BACKBONE_LABELS.get(report["backbone"], report["backbone"]),
             VARIANT_LABELS.get(report["variant"], report["variant"]),
+            *([int(report["seed"])] if "Seed" in keys else []),
         )
         overall_by_row.setdefault(row, []).append(report["test"]["overall"])
-    matches = [overall_by_row.get(row, []) for row in zip(table["Backbone"], table["TL"], strict=True)]
+    matches = [overall_by_row.get(tuple(row), []) for row in table[keys].itertuples(index=False)]
     result, columns = table.copy(), []
     for column in table.columns:
         columns.append(column)
@@ -149,7 +246,7 @@ def robustness_curves(
     detector_reports: Sequence[Mapping[str, Any]], champion: Mapping[str, Any] | None, metric: str
 ) -> dict[str, dict[str, float]]:
     """Per model: ``metric`` on the clean test split, then under each perturbation of its sweep."""
-    models = {f"{r['backbone']}-{r['variant']}": r for r in detector_reports if r.get("robustness")}
+    models = {report_name(r).removeprefix("detector-"): r for r in detector_reports if r.get("robustness")}
     if champion and champion.get("exists") and champion.get("robustness"):
         models[f"champion v{champion['version']}"] = champion
     return {

@@ -54,9 +54,16 @@ TEST_SCORES = "test_scores"
 """Report key of the per-image test scores (``path``, ``label``, ``score``) promotion pairs on."""
 
 
-def detector_name(backbone: str, variant: str) -> str:
-    """MLflow run name of a detector (``detector-<backbone>-<variant>``)."""
-    return f"detector-{backbone}-{variant}"
+def detector_name(backbone: str, variant: str, seed: int | None = None) -> str:
+    """MLflow run name of a detector: ``detector-<backbone>-<variant>``, then ``-seed<k>`` when one
+    of several seeds (``detector.seeds``) is named."""
+    name = f"detector-{backbone}-{variant}"
+    return name if seed is None else f"{name}-seed{seed}"
+
+
+def report_name(report: Mapping[str, Any]) -> str:
+    """The MLflow run name of a detector report (reports that predate seeds: no seed suffix)."""
+    return str(report.get("name") or detector_name(str(report["backbone"]), str(report["variant"])))
 
 
 def train_and_log_detector(
@@ -70,8 +77,10 @@ def train_and_log_detector(
     tags: Mapping[str, Any],
     segmenter_run_id: str | None = None,
     sample_cache_dir: Path | None = None,
+    seed_in_name: bool = False,
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """Train one detector variant on the train split and log it as run ``detector-<backbone>-<variant>``.
+    """Train one detector variant on the train split and log it as run ``detector-<backbone>-<variant>``
+    (``-seed<k>`` appended with ``seed_in_name``: one of several seeds).
 
     Args:
         manifest: the validated, split detection manifest.
@@ -84,9 +93,11 @@ def train_and_log_detector(
             generators trained on are added here (``data.hash``, ``data.generators``).
         segmenter_run_id: MLflow run of the segmenter the weights were transferred from.
         sample_cache_dir: folder of the on-disk sample cache.
+        seed_in_name: name the run by its seed (``settings.train.seed``) too.
     """
     train, val = split_frame(manifest, "train"), split_frame(manifest, "val")
     config = settings.train
+    name = detector_name(backbone, variant, config.seed if seed_in_name else None)
     generators = trained_generators(manifest)
     run_tags = {
         **tags,
@@ -95,10 +106,11 @@ def train_and_log_detector(
         MODEL_KIND_TAG: "detector",
         "backbone": backbone,
         "variant": variant,
+        "seed": config.seed,
     }
     if segmenter_run_id and variant != "none":
         run_tags["transferred_from_run"] = segmenter_run_id
-    with model_run(detector_name(backbone, variant), tags=run_tags) as run:
+    with model_run(name, tags=run_tags) as run:
         log_params(
             {
                 "backbone": backbone,
@@ -131,8 +143,10 @@ def train_and_log_detector(
         )
     report = {
         "kind": "detector",
+        "name": name,
         "backbone": backbone,
         "variant": variant,
+        "seed": config.seed,
         "generators_trained": generators,
         "segmenter_run_id": segmenter_run_id if variant != "none" else None,
         "preprocessing": preprocessing,
@@ -253,7 +267,7 @@ def evaluate_and_log_detector(
         ``test`` (with intervals), ``robustness``, the per-image test scores (``test_scores``) and
         ``interval_settings``.
     """
-    backbone, preprocessing = str(report["backbone"]), report_preprocessing(report)
+    preprocessing = report_preprocessing(report)
     val, test = (
         score_detector(
             model, split_frame(manifest, split), preprocessing=preprocessing, batch_size=settings.batch_size
@@ -284,11 +298,17 @@ def evaluate_and_log_detector(
         temperature=calibration.temperature,
         calibration_bins=settings.calibration_bins,
     )
-    name = detector_name(backbone, str(report["variant"]))
+    name = report_name(report)
     import mlflow
 
     with model_run(run_id=str(report["run_id"])):
-        mlflow.log_metrics(_prefixed("val", val_metrics) | _prefixed("test", test_metrics["overall"]))
+        # At the last training epoch's step: training logged val_f1, val_accuracy, ... per epoch
+        # (threshold 0.5, that epoch's weights); MLflow shows a run's value at its highest step,
+        # so the evaluation's (the kept weights, the chosen threshold) must be the one shown.
+        mlflow.log_metrics(
+            _prefixed("val", val_metrics) | _prefixed("test", test_metrics["overall"]),
+            step=int(report.get("epochs_run") or 0),
+        )
         for generator, metrics in test_metrics["per_generator"].items():
             mlflow.log_metrics(_prefixed(f"test_{generator}", metrics))
         mlflow.log_param("threshold_rule", settings.threshold_rule)

@@ -24,7 +24,7 @@ from facetransfer.explanation import REGIONS, region_heatmap_figure
 from facetransfer.scoring.scorer import prepare
 from facetransfer.tracking.runs import log_figure, log_table
 from facetransfer.workflow.comparison import segmenter_of
-from facetransfer.workflow.detector import detector_name, report_preprocessing
+from facetransfer.workflow.detector import report_name, report_preprocessing
 from facetransfer.workflow.model_runs import pipeline_run, split_frame
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def explain_best_detector(
     table = mean_region_table(contributions)
     seconds = time.perf_counter() - started
     images = int(table["images"].sum())
-    name = detector_name(str(detector["backbone"]), str(detector["variant"]))
+    name = report_name(detector)
     with pipeline_run("explain_best_detector"):
         log_table(table.reset_index(), "tables/region_attribution_per_generator")
         log_figure(

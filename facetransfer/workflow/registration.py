@@ -242,6 +242,7 @@ def _detector_tags(
         **provenance,
         "backbone": detector["backbone"],
         "variant": detector["variant"],
+        **({"seed": detector["seed"]} if detector.get("seed") is not None else {}),
         "threshold": detector["threshold"],
         "temperature": report_temperature(detector),
         "image_size": detector["image_size"],

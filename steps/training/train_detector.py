@@ -7,7 +7,7 @@ from torch import nn
 from zenml import step
 
 from facetransfer.config import ModelTrainingSettings
-from facetransfer.workflow.detector import train_and_log_detector
+from facetransfer.workflow.detector import detector_name, train_and_log_detector
 from steps.caching import library_cache_policy, step_library_code
 from steps.context import checkpoint_dir, provenance_tags, sample_cache_dir
 
@@ -21,6 +21,7 @@ def train_detector(
     variant: str,
     settings: ModelTrainingSettings,
     cache_dir: str,
+    seed_in_name: bool = False,
     segmenter: nn.Module | None = None,
     segmenter_report: dict | None = None,
 ) -> tuple[
@@ -29,7 +30,8 @@ def train_detector(
 ]:
     """Train a real-vs-generated detector, initialised from the segmenter for ``last``/``all``.
 
-    Logged as MLflow run ``detector-<backbone>-<variant>`` (params, per-epoch metrics, model).
+    Logged as MLflow run ``detector-<backbone>-<variant>`` (params, per-epoch metrics, model),
+    ``detector-<backbone>-<variant>-seed<k>`` with ``seed_in_name`` (one of several seeds).
 
     Args:
         manifest: validated, split detection manifest.
@@ -37,6 +39,8 @@ def train_detector(
         variant: ``none``, ``last`` or ``all``.
         settings: detector training settings.
         cache_dir: the data cache folder (``data.cache_location``); decoded samples go to its ``samples/``.
+        seed_in_name: the run is one of several seeds (``detector.seeds``): its MLflow run and
+            checkpoint folder are named by ``settings.train.seed`` too.
         segmenter: the trained segmenter of ``backbone`` (not given for ``none``, so that
             variant does not depend on, or rerun with, the segmenter).
         segmenter_report: the segmenter's training report (its MLflow run, for lineage).
@@ -44,13 +48,15 @@ def train_detector(
     Returns:
         The trained detector and its training report.
     """
+    seed = settings.train.seed if seed_in_name else None
     model, report = train_and_log_detector(
         manifest,
         segmenter,
         backbone=backbone,
         variant=variant,
         settings=settings,
-        checkpoint_dir=checkpoint_dir(f"detector-{backbone}-{variant}"),
+        checkpoint_dir=checkpoint_dir(detector_name(backbone, variant, seed)),
+        seed_in_name=seed_in_name,
         tags=provenance_tags(),
         segmenter_run_id=segmenter_report["run_id"] if segmenter_report else None,
         sample_cache_dir=sample_cache_dir(cache_dir),

@@ -9,6 +9,7 @@ identical rerun, a changed detector parameter, then a run whose data fails valid
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from facetransfer.workflow.comparison import best_detector
 from tests.pipeline.project import Project
 
 pytestmark = pytest.mark.slow
@@ -151,6 +153,74 @@ def test_detector_settings_and_detection_sources_rerun_only_the_detectors(projec
     assert steps[f"evaluate_segmenter_{BACKBONE}"] == "cached"
     for variant in ("none", "last", "all"):
         assert steps[f"train_detector_{BACKBONE}_{variant}"] == "completed", variant
+
+
+def test_detector_seeds_train_each_variant_per_seed_and_register_the_best_mean(project: Project) -> None:
+    # Registered under their own names, so the champion the other tests serve is left alone.
+    config = project.write_config(
+        "seeds.yaml",
+        "configs/tiny.yaml",
+        **{
+            "detector.seeds": [0, 1],
+            "variants": ["none", "last"],
+            "promotion.detector_model": "detector-seeds",
+            "promotion.segmenter_model": "segmenter-seeds",
+        },
+    )
+    project.pipeline(config)
+    status = project.last_run()
+    assert status["run"] == "completed"
+    names = [f"{variant}_seed{seed}" for variant in ("none", "last") for seed in (0, 1)]
+    for name in names:
+        assert status["steps"][f"train_detector_{BACKBONE}_{name}"] in ("completed", "cached"), name
+        assert status["steps"][f"evaluate_detector_{BACKBONE}_{name}"] in ("completed", "cached"), name
+
+    client = project.mlflow()
+    experiment = client.get_experiment_by_name("transfer_pipeline")
+    runs = {
+        run.info.run_name: run
+        for run in client.search_runs([experiment.experiment_id], "attributes.run_name LIKE '%-seed%'")
+    }
+    expected = {f"detector-{BACKBONE}-{v}-seed{s}" for v in ("none", "last") for s in (0, 1)}
+    assert expected <= set(runs)
+    parents = {runs[name].data.tags["mlflow.parentRunId"] for name in expected}
+    assert len(parents) == 1, "one nested run per seed, under the pipeline's run"
+    for name in expected:
+        assert runs[name].data.tags["seed"] == name[-1]
+        assert runs[name].data.params["train.seed"] == name[-1]
+
+    parent = parents.pop()
+    text = Path(client.download_artifacts(parent, "tables/table_2_detection.md")).read_text(encoding="utf-8")
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in text.splitlines()[2:]]
+    assert [row[:3] for row in rows] == [["MobileNetV3 Large", "—", "2"], ["MobileNetV3 Large", "Last", "2"]]
+    assert all("±" in cell for row in rows for cell in row[3:]), "mean ± sd over the two seeds"
+    per_seed = pd.read_csv(client.download_artifacts(parent, "tables/table_2_seeds.csv"))
+    assert list(per_seed["Seed"]) == [0, 1, 0, 1] and "F1_ci_low" in per_seed
+    mean_f1 = client.get_run(parent).data.metrics[f"table2/{BACKBONE}/last/f1"]
+    last_f1 = [runs[f"detector-{BACKBONE}-last-seed{s}"].data.metrics["test_f1"] for s in (0, 1)]
+    assert mean_f1 == pytest.approx(sum(last_f1) / 2)
+
+    # The registered version: the selection rule's own function, fed what each run's evaluation
+    # logged (metrics.json); the run's val_f1 shown in MLflow is the evaluation's, not the last
+    # training epoch's (same name, logged per epoch at threshold 0.5).
+    def evaluated(run) -> dict:
+        metrics = json.loads(Path(client.download_artifacts(run.info.run_id, "metrics.json")).read_text())
+        assert run.data.metrics["val_f1"] == pytest.approx(metrics["val"]["f1"])
+        return {
+            "backbone": BACKBONE,
+            "variant": run.data.tags["variant"],
+            "seed": int(run.data.tags["seed"]),
+            "run_id": run.info.run_id,
+            "parameters": int(run.data.params["parameters"]),
+            "val": metrics["val"],
+        }
+
+    reports = [evaluated(run) for name, run in runs.items() if name in expected]
+    reports.sort(key=lambda r: (["none", "last"].index(r["variant"]), r["seed"]))  # the pipeline's order
+    chosen = best_detector(reports, "f1")
+    registered = client.search_model_versions("name='detector-seeds'")
+    assert [version.run_id for version in registered] == [chosen["run_id"]]
+    assert registered[0].tags["seed"] == str(chosen["seed"])
 
 
 def test_data_failing_validation_stops_before_training(project: Project) -> None:
