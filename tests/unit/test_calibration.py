@@ -30,7 +30,7 @@ from facetransfer.evaluation import (
     robustness,
     score_logits,
 )
-from facetransfer.evaluation.calibration import MAX_THRESHOLD_LOGIT
+from facetransfer.evaluation.calibration import MAX_THRESHOLD_LOGIT, TEMPERATURE_BOUNDS
 from facetransfer.inputs.preprocessing import Preprocessing
 
 THRESHOLD_FREE = {"threshold", "eer_threshold"}
@@ -110,17 +110,25 @@ def test_no_calibration_is_the_identity() -> None:
         fit_calibration(labels, scores, 0.6, method="platt")  # type: ignore[arg-type]
 
 
-def test_a_separated_validation_split_stops_at_the_bound_and_keeps_its_decisions(
+def test_a_separated_validation_split_gets_probabilities_its_size_supports(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # 20 + 20 images the detector separates perfectly: under the hard labels the likelihood keeps
+    # rising as T falls (every probability pushed to 0 or 1, at the bound); Platt's targets, 21/22
+    # for a fake and 1/22 for a real, give a finite T whose probabilities stop near them.
     labels = np.array([0] * 20 + [1] * 20)
     scores = np.r_[np.linspace(0.05, 0.3, 20), np.linspace(0.9, 0.99, 20)].astype(np.float32).astype(float)
+    low = TEMPERATURE_BOUNDS[0]
+    assert fit_temperature(labels, score_logits(scores), platt_targets=False) == pytest.approx(low, rel=1e-3)
     threshold = choose_threshold(labels, scores, rule="max_f1")
     with caplog.at_level(logging.WARNING):
         calibration = fit_calibration(labels, scores, threshold)
-    assert "at the low end of its range" in caplog.text
+    assert "end of its range" not in caplog.text
+    assert calibration.temperature > 2 * low
+    served = calibration.scores(scores)
+    assert 0.9 < served[labels == 1].mean() < 0.99 and 0.01 < served[labels == 0].mean() < 0.2
     assert abs(score_logits(calibration.threshold)) <= MAX_THRESHOLD_LOGIT + 1e-6
-    assert np.array_equal(calibration.scores(scores) >= calibration.threshold, scores >= threshold)
+    assert np.array_equal(served >= calibration.threshold, scores >= threshold)
 
 
 def test_temperature_scaling_refuses_one_class() -> None:
