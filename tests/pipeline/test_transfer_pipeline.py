@@ -213,6 +213,7 @@ def test_detector_seeds_train_each_variant_per_seed_and_register_the_best_mean(p
             "run_id": run.info.run_id,
             "parameters": int(run.data.params["parameters"]),
             "val": metrics["val"],
+            "best_val": {"loss": run.data.metrics["best_val_loss"]},
         }
 
     reports = [evaluated(run) for name, run in runs.items() if name in expected]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from facetransfer.config import DataSettings, ModelTrainingSettings, RunConfig, load_run_config
+from facetransfer.models import VARIANTS
 from facetransfer.tracking.tables import seeded, table_2
 from facetransfer.workflow.comparison import (
     best_detector,
@@ -101,3 +102,14 @@ def test_run_names_carry_the_seed_only_when_several_were_trained() -> None:
     assert detector_name("resnet50", "all", 2) == "detector-resnet50-all-seed2"
     assert report_name(_report("all", 2, 0.5, 0.5)) == "detector-mobilenet_v3_large-all-seed2"
     assert report_name({"backbone": "resnet50", "variant": "none"}) == "detector-resnet50-none"
+
+
+def test_a_tie_on_validation_metrics_goes_to_the_lower_validation_loss() -> None:
+    # Three detectors at validation F1 and ROC-AUC 1 (the demo's small validation split): the
+    # order in which they were trained must not decide; the kept epoch's validation loss does.
+    reports = [_report(variant, 0, 1.0, 1.0) | {"val": {"f1": 1.0, "roc_auc": 1.0}} for variant in VARIANTS]
+    for report, loss in zip(reports, (0.08, 0.01, 0.03), strict=True):
+        report["best_val"] = {"loss": loss}
+    assert best_detector(reports, "f1")["variant"] == "last"
+    del reports[1]["best_val"]
+    assert best_detector(reports, "f1")["variant"] == "all", "a report without a loss counts as worst"
