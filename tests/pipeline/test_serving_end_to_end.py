@@ -3,7 +3,8 @@
 The shared trained project (``conftest.py``) gives a real MLflow store whose
 ``deepfake-detector@champion`` was registered by the pipeline. Servers run as the user would
 start them (``mlflow models serve``, ``facetransfer serve``) on 127.0.0.1 and get real requests;
-where Chromium is installed, a headless browser uploads two images on the review page.
+where Chromium is installed, a headless browser uploads two images, a group photo and a video
+on the review page.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import pandas as pd
 import pytest
 import requests
 
-from tests.face_scenes import group_photo, write_jpeg
+from tests.face_scenes import group_photo, write_jpeg, write_video
 from tests.pipeline.project import BIN, Project
 
 pytestmark = pytest.mark.slow
@@ -185,10 +186,18 @@ def test_review_page_and_api_give_the_scores_of_predict(
         assert [row["fake_probability"] for row in group_answer] == pytest.approx(
             by_cli["fake_probability"].tolist(), abs=1e-9
         )
+        # A clip with one moving face: one row per face track, its frames' mean score.
+        clip = write_video(tmp_path / "clip.mp4")
+        clip_answer = requests.post(
+            base + "/api/score?explain=false",
+            files=[("files", ("clip.mp4", clip.read_bytes(), "video/mp4"))],
+            timeout=120,
+        ).json()["results"]
+        assert len(clip_answer) == 1 and clip_answer[0]["face_found"] and clip_answer[0]["frames"] >= 2
         if _chromium() is None:
             pytest.skip("no chromium here: the browser half of this test needs Debian's chromium package")
         # Uploads, one request each, each chosen while the one before is still being scored.
-        chosen = [Path(predicted.index[0]), Path(predicted.index[2]), group]
+        chosen = [Path(predicted.index[0]), Path(predicted.index[2]), group, clip]
         cards = upload_in_headless_chromium(base + "/", chosen, tmp_path)
     shown = cards[0]
     assert float(shown["score"]) == pytest.approx(predicted["fake_probability"].iloc[0], abs=1e-6)
@@ -197,8 +206,13 @@ def test_review_page_and_api_give_the_scores_of_predict(
     assert shown["version"].startswith("deepfake-detector/")
     assert [card["name"] for card in cards] == [path.name for path in chosen]  # upload order
     assert float(cards[1]["score"]) == pytest.approx(predicted["fake_probability"].iloc[2], abs=1e-6)
-    for card in cards:  # the uploaded picture itself, from the browser's copy of the file
+    for card in cards[:3]:  # the uploaded picture itself, from the browser's copy of the file
         assert card["upload"].startswith("blob:") and card["upload_width"] > 0
+    # The clip, dropped on the page like a picture: its track's heading and mean score. (Its
+    # preview may stay blank: Debian's Chromium lacks the MPEG-4 decoders; scoring does not need it.)
+    assert cards[3]["headings"] == [f"face track 0 ({clip_answer[0]['frames']} frames, mean score)"]
+    assert cards[3]["score"] == f"{clip_answer[0]['fake_probability']:.6f}"
+    assert cards[3]["upload"].startswith("blob:")
     # The group photo: a box per face drawn on the picture, labelled with the face's score.
     assert cards[2]["boxes"] == [
         f"face {i}: {row['fake_probability']:.3f}" for i, row in enumerate(group_answer)
@@ -213,7 +227,7 @@ def upload_in_headless_chromium(url: str, images: Sequence[Path], workdir: Path)
     ``<input type=file>`` as a person choosing it would (the page sees a ``change`` event and
     sends one request per file), without waiting for the previous answer. Returns one dict per
     card on the page, top to bottom: name, score, decision, version, overlay ``src``, the
-    uploaded picture's ``src`` and its decoded width.
+    uploaded picture's (or video's) ``src``, the picture's decoded width and the face headings.
     """
     import websocket
 
@@ -279,8 +293,9 @@ def upload_in_headless_chromium(url: str, images: Sequence[Path], workdir: Path)
             " decision: card.querySelector('.decision')?.textContent,"
             " version: card.querySelector('.version')?.textContent,"
             " overlay: card.querySelector('img.overlay')?.src ?? '',"
-            " upload: card.querySelector('img.upload')?.src ?? '',"
+            " upload: card.querySelector('.upload')?.src ?? '',"
             " upload_width: card.querySelector('img.upload')?.naturalWidth ?? 0,"
+            " headings: [...card.querySelectorAll('h3')].map(h => h.textContent),"
             " boxes: [...card.querySelectorAll('svg text')].map(t => t.textContent),"
             " noface: !!card.querySelector('.noface')}))"
         )
