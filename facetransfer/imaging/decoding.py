@@ -275,7 +275,9 @@ def decode_rgb(
             if draft_size is not None and image.format == "JPEG":
                 image.draft("RGB", (draft_size, draft_size))
             image.load()
-            oriented = ImageOps.exif_transpose(image)
+            # exif_transpose copies the whole image even when there is nothing to turn.
+            upright = image.getexif().get(EXIF_ORIENTATION_TAG, 1) == 1
+            oriented = image if upright else ImageOps.exif_transpose(image)
             return to_rgb_array(oriented, name=name)
     except ImageDecodeError:
         raise
