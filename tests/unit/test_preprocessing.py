@@ -173,3 +173,15 @@ def test_preprocessing_round_trips_and_rejects_bad_settings() -> None:
         Preprocessing.for_backbone("resnet50", 256, "resize", load_size=512)
     with pytest.raises(ValueError, match="multiple of 32"):
         Preprocessing.for_backbone("resnet50", 250)
+
+
+def test_normalisation_is_numpys_float32_arithmetic_bit_for_bit_and_takes_read_only_input() -> None:
+    preprocessing = Preprocessing.for_backbone("resnet50", 64)
+    image = np.random.default_rng(3).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    image.setflags(write=False)  # as a memory-mapped cache file or a decoded Pillow image
+    mean = np.asarray(preprocessing.mean, dtype=np.float32) * 255.0
+    std = np.asarray(preprocessing.std, dtype=np.float32) * 255.0
+    expected = ((image.astype(np.float32) - mean) / std).transpose(2, 0, 1)
+    normalised = preprocessing.normalize(image)
+    assert normalised.shape == (3, 64, 96) and normalised.dtype == np.float32
+    assert normalised.flags["C_CONTIGUOUS"] and np.array_equal(normalised, expected)
