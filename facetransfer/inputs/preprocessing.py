@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -160,11 +161,17 @@ class Preprocessing:
         subtraction and division as numpy's (bit for bit), in a fifth of numpy's time at 256 px
         (no temporaries; ``image`` may be read-only, e.g. a memory-mapped cache file).
         """
-        mean = torch.tensor(self.mean, dtype=torch.float32).mul_(255.0)[:, None, None]
-        std = torch.tensor(self.std, dtype=torch.float32).mul_(255.0)[:, None, None]
+        mean, std = self._normalization_tensors
         channels = np.empty((3, *image.shape[:2]), dtype=np.float32)
         np.copyto(channels, image.transpose(2, 0, 1), casting="unsafe")
         return torch.from_numpy(channels).sub_(mean).div_(std).numpy()
+
+    @cached_property
+    def _normalization_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(3, 1, 1)`` float32 mean and std on the 0..255 scale (built once, on first use)."""
+        mean = torch.tensor(self.mean, dtype=torch.float32).mul_(255.0)[:, None, None]
+        std = torch.tensor(self.std, dtype=torch.float32).mul_(255.0)[:, None, None]
+        return mean, std
 
     def __call__(self, source: ImageSource, *, perturbation: Perturbation | None = None) -> np.ndarray:
         """Evaluation input of a file: decode (perturbed if asked), centre crop, normalise."""

@@ -86,9 +86,9 @@ class GridAlignedHorizontalFlip(A.HorizontalFlip):
     a detector sees the cue with one sign on half of its fakes and the opposite sign on the other
     half: no linear read-out separates them, and detectors sat at the ln 2 plateau for epochs or
     ended at chance (README "Results of the demo run"). Here the mirrored image is moved one column
-    right (its first column repeated), so the pixel at ``x`` comes from
-    ``W - x``: same parity, the grid lines stay where the generator put them. Images of odd width
-    already keep parity under a plain mirror and are not shifted.
+    right (the freed first column filled by reflection, from column ``W - 2``), so the pixel at
+    ``x`` comes from ``W - x``: same parity, the grid lines stay where the generator put them.
+    Images of odd width already keep parity under a plain mirror and are not shifted.
     """
 
     def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:

@@ -78,15 +78,19 @@ def table_2(detector_reports: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def seed_groups(
+    detector_reports: Iterable[Mapping[str, Any]],
+) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+    """Detector reports by ``(backbone, variant)``: one report per seed, in the reports' order."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for report in detector_reports:
+        groups.setdefault((str(report["backbone"]), str(report["variant"])), []).append(report)
+    return groups
+
+
 def seeded(detector_reports: Iterable[Mapping[str, Any]]) -> bool:
     """Whether some backbone and variant was trained with more than one seed (``detector.seeds``)."""
-    seen: set[tuple[str, str]] = set()
-    for report in detector_reports:
-        key = (str(report["backbone"]), str(report["variant"]))
-        if key in seen:
-            return True
-        seen.add(key)
-    return False
+    return any(len(members) > 1 for members in seed_groups(detector_reports).values())
 
 
 def to_markdown(frame: pd.DataFrame, *, float_format: str = ".4f") -> str:

@@ -8,6 +8,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from facetransfer.evaluation import interval_keys, interval_markdown
@@ -17,6 +18,7 @@ from facetransfer.tracking.runs import log_figure, log_json, log_params, log_tab
 from facetransfer.tracking.tables import (
     BACKBONE_LABELS,
     VARIANT_LABELS,
+    seed_groups,
     seeded,
     table_1,
     table_2,
@@ -74,14 +76,6 @@ def best_detector(reports: Sequence[Mapping[str, Any]], metric: str) -> Mapping[
     return max(max(seed_groups(reports).values(), key=mean_key), key=key)
 
 
-def seed_groups(reports: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
-    """Detector reports by ``(backbone, variant)``: one report per seed, in the reports' order."""
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for report in reports:
-        groups.setdefault((str(report["backbone"]), str(report["variant"])), []).append(report)
-    return groups
-
-
 def best_segmenter(reports: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
     """The segmenter with the highest validation pixel accuracy."""
     if not reports:
@@ -125,7 +119,7 @@ def compare_and_log(
             mlflow.log_text(second.to_csv(index=False), "tables/table_2_detection.csv")
             mlflow.log_text(table_2_markdown(second), "tables/table_2_detection.md")
             log_interval_table(per_model, "tables/table_2_seeds")
-            mlflow.log_metrics(_table_2_mean_metrics(second))
+            mlflow.log_metrics(_table_2_mean_metrics(detector_reports))
         else:
             log_interval_table(second, "tables/table_2_detection")
             mlflow.log_metrics(_table_2_metrics(detector_reports))
@@ -171,19 +165,16 @@ def _table_2_metrics(detector_reports: Sequence[Mapping[str, Any]]) -> dict[str,
     return metrics
 
 
-def _table_2_mean_metrics(table: pd.DataFrame) -> dict[str, float]:
-    """``table2/<backbone>/<variant>/<metric>`` (mean over seeds) and ``<metric>_sd``."""
-    backbones = {label: name for name, label in BACKBONE_LABELS.items()}
-    variants = {label: name for name, label in VARIANT_LABELS.items()}
+def _table_2_mean_metrics(detector_reports: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """``table2/<backbone>/<variant>/<metric>`` (mean over seeds) and ``<metric>_sd`` (sample sd)."""
     metrics = {}
-    for row in table.to_dict(orient="records"):
-        prefix = (
-            f"table2/{backbones.get(row['Backbone'], row['Backbone'])}/{variants.get(row['TL'], row['TL'])}"
-        )
-        for column, metric in TABLE_2_METRICS.items():
-            for suffix, value in (("", row[column]), ("_sd", row[f"{column}_sd"])):
-                if math.isfinite(_finite(value)):
-                    metrics[f"{prefix}/{metric}{suffix}"] = float(value)
+    for (backbone, variant), members in seed_groups(detector_reports).items():
+        for metric in TABLE_2_METRICS.values():
+            values = np.array([_finite(member["test"]["overall"].get(metric)) for member in members])
+            summary = {"": values.mean(), "_sd": values.std(ddof=1) if values.size > 1 else math.nan}
+            for suffix, value in summary.items():
+                if math.isfinite(value):
+                    metrics[f"table2/{backbone}/{variant}/{metric}{suffix}"] = float(value)
     return metrics
 
 

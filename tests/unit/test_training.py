@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from facetransfer.classes import MUT1NY_14, UNKNOWN_CLASS
 from facetransfer.inputs.datasets import SegmentationDataset
@@ -35,6 +34,7 @@ from facetransfer.training import (
 )
 from facetransfer.training.fit import learning_rate_at
 from facetransfer.training.tasks import _run_key
+from tests.rising_validation import rising_validation_problem
 
 BACKBONE = "mobilenet_v3_large"
 CPU = device_settings("cpu")
@@ -116,23 +116,9 @@ def test_segmentation_loss_halves_within_a_few_dozen_steps(write_segmentation_da
     assert np.mean(losses[-3:]) <= 0.5 * losses[0], losses
 
 
-class _Linear(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.layer = nn.Linear(2, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layer(x).squeeze(1)
-
-
 def test_early_stopping_restores_the_best_weights(tmp_path: Path) -> None:
     # Validation labels are the opposite of training labels: validation loss rises every epoch.
-    features = torch.tensor([[1.0, 0.0], [0.0, 1.0]] * 8)
-    labels = torch.tensor([1.0, 0.0] * 8)
-    train = DataLoader(TensorDataset(features, labels), batch_size=4)
-    val = DataLoader(TensorDataset(features, 1 - labels), batch_size=4)
-    torch.manual_seed(0)
-    model = _Linear()
+    model, train, val = rising_validation_problem()
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
 
     def remember(epoch: int, metrics: dict[str, float]) -> None:

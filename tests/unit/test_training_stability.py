@@ -5,33 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from facetransfer.training import DetectionTask, TrainConfig, device_settings, fit
+from tests.rising_validation import TinyLinear, rising_validation_problem
 
 CPU = device_settings("cpu")
 
 
-class _Linear(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.layer = nn.Linear(2, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layer(x).squeeze(1)
-
-
-def _rising_validation_loss(tmp_path: Path, **settings: int) -> tuple[object, _Linear]:
-    """Fit a tiny model whose validation loss rises every epoch (its labels are the training
-    labels inverted): with patience 2, early stopping would end the run after epoch 3."""
-    features = torch.tensor([[1.0, 0.0], [0.0, 1.0]] * 8)
-    labels = torch.tensor([1.0, 0.0] * 8)
-    train = DataLoader(TensorDataset(features, labels), batch_size=4)
-    val = DataLoader(TensorDataset(features, 1 - labels), batch_size=4)
-    torch.manual_seed(0)
-    model = _Linear()
+def _rising_validation_loss(tmp_path: Path, **settings: int) -> tuple[object, TinyLinear]:
+    """Fit the tiny problem whose validation loss rises every epoch (``tests.rising_validation``):
+    with patience 2, early stopping would end the run after epoch 3."""
+    model, train, val = rising_validation_problem()
     result = fit(
         model,
         train,
